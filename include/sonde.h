@@ -1,0 +1,214 @@
+/*
+ * sonde.h - the one public header of libsonde, the agent that lets the `sonde` observer attach
+ * to a running C service.
+ *
+ * Two halves:
+ *   - the agent: sonde_start()/sonde_stop() run one background thread that serves a private Unix
+ *     socket (see sonde(3) and doc/protocol.md);
+ *   - tasks: the application declares its units of work (connection handlers, workers, shards,
+ *     supervisors) so that an operator can sort them by memory or work and drill into one.
+ *
+ * Cost and thread-safety of every call are stated beside it. "Hot" calls are inline, a handful of
+ * relaxed atomic loads/stores on the task's own cache line: no lock, no syscall, no allocation.
+ * The task API works whether or not the agent is running; tasks declared before sonde_start()
+ * are visible once it starts.
+ */
+#ifndef SONDE_H
+#define SONDE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+#error "sonde.h is a C11 header"
+#endif
+
+#define SONDE_VERSION "0.1.0"
+#define SONDE_API __attribute__((visibility("default")))
+#define SONDE_PROTOCOL 1
+
+/* ------------------------------------------------------------------------------------------
+ * The agent
+ * ------------------------------------------------------------------------------------------ */
+
+/* Options for sonde_start(); a zero field means "the default" (environment, then built-in). */
+struct sonde_options {
+	const char *name;          /* shown by `sonde list`; default $SONDE_NAME, else program name */
+	const char *dir;           /* socket directory; default $SONDE_DIR, $XDG_RUNTIME_DIR/sonde,
+	                              else /tmp/sonde-UID */
+	unsigned interval_ms;      /* sampling interval, 100..10000; default $SONDE_INTERVAL_MS or 1000 */
+	unsigned max_clients;      /* default 16 */
+	unsigned idle_timeout_s;   /* a client silent this long is closed; default 600 */
+	size_t output_cap_bytes;   /* per-client unsent output before the client is dropped; 8 MiB */
+	unsigned history_seconds;  /* sampler ring length in time; default 600 (10 minutes) */
+	unsigned exit_ring;        /* exited tasks remembered; default 1000 */
+};
+
+/*
+ * Start the agent: create the socket directory (mode 0700, owner checked), bind
+ * DIR/PID.sock (mode 0600) and start one thread with every signal blocked.
+ * Returns 0 on success or when already running or when $SONDE_DISABLE=1; -1 with errno set and
+ * one line on stderr naming the cause and the fix otherwise. Idempotent; safe from any thread.
+ * After fork() the child runs without an agent until it calls sonde_start() itself.
+ */
+SONDE_API int sonde_start(const struct sonde_options *opts);
+
+/* Stop the agent thread, close every client and remove the socket. Idempotent; any thread. */
+SONDE_API void sonde_stop(void);
+
+/* The socket path while the agent runs, else NULL. The string lives until sonde_stop(). */
+SONDE_API const char *sonde_socket_path(void);
+
+/* ------------------------------------------------------------------------------------------
+ * Tasks
+ * ------------------------------------------------------------------------------------------ */
+
+enum sonde_kind { SONDE_WORKER = 0, SONDE_SUPERVISOR = 1 };
+
+enum sonde_status {
+	SONDE_RUNNING = 0,
+	SONDE_RUNNABLE = 1,
+	SONDE_WAITING = 2,
+	SONDE_BLOCKED = 3,
+	SONDE_EXITING = 4,
+};
+
+enum sonde_strategy {
+	SONDE_ONE_FOR_ONE = 0,
+	SONDE_ONE_FOR_ALL = 1,
+	SONDE_REST_FOR_ONE = 2,
+	SONDE_SIMPLE_ONE_FOR_ONE = 3,
+};
+
+/* Flags for struct sonde_task_spec.flags. */
+#define SONDE_TASK_SENSITIVE 0x1u  /* never show inspect state (secrets, user data) */
+#define SONDE_TASK_BIND_THREAD 0x2u /* the task is the calling thread: its CPU time and (with
+                                       jemalloc) the thread's allocated-deallocated bytes */
+
+/* A code location; SONDE_HERE makes a static one. Never copied: must outlive the task. */
+struct sonde_location {
+	const char *file;
+	const char *func;
+	int line;
+};
+
+/*
+ * The writer side of a task. The first cache line holds the counters the application updates;
+ * the agent only reads them. Fields are private: use the functions below.
+ */
+struct sonde_task {
+	_Atomic uint64_t reductions_;                        /* work units, monotonic */
+	_Atomic int64_t memory_;                             /* accounted bytes */
+	_Atomic uint64_t queue_;                             /* mailbox / backlog length */
+	const struct sonde_location *_Atomic location_;      /* where it is now */
+	_Atomic uint32_t status_;                            /* enum sonde_status */
+	_Atomic uint32_t generation_;                        /* odd while live; see registry.c */
+	uint64_t reserved_[3];
+} __attribute__((aligned(64)));
+
+typedef struct sonde_task sonde_task;
+
+/*
+ * An inspect callback writes the task's state as key/value pairs with emit(); it runs on a
+ * helper thread of the agent, with a time budget (default 50 ms): one that overruns is reported
+ * to the client as timed out and not waited for. It must not free the task's state while the
+ * task is live; keys and values are copied.
+ */
+typedef void (*sonde_emit_fn)(void *ctx, const char *key, const char *value);
+typedef void (*sonde_inspect_fn)(sonde_task *task, void *arg, sonde_emit_fn emit, void *ctx);
+
+struct sonde_task_spec {
+	const char *name;             /* copied, at most 47 bytes kept */
+	const char *initial_call;     /* static string, e.g. __func__; not copied */
+	sonde_task *parent;           /* NULL: a top-level task */
+	enum sonde_kind kind;
+	enum sonde_strategy strategy; /* supervisors only */
+	int max_restarts;             /* supervisors: restart intensity, max_restarts in ... */
+	int max_seconds;              /* ... max_seconds */
+	unsigned flags;               /* SONDE_TASK_* */
+	sonde_inspect_fn inspect;     /* optional */
+	void *inspect_arg;
+};
+
+/*
+ * Declare a task. Returns NULL only when memory is exhausted. Its 64-bit id is never reused in
+ * the process. Cost: ~tens of ns; no global lock on the common path (per-thread free lists);
+ * safe from any thread. The calling thread's current task becomes the new task if
+ * SONDE_TASK_BIND_THREAD is set.
+ */
+SONDE_API sonde_task *sonde_task_spawn(const struct sonde_task_spec *spec);
+
+/* The task exits with a reason (copied, at most 63 bytes kept; NULL means "normal"); its final
+ * figures go to the exit ring. The handle must not be used afterwards. Any thread. */
+SONDE_API void sonde_task_exit(sonde_task *task, const char *reason);
+
+/* The task's id (never reused). Any thread, any time while the task is live. */
+SONDE_API uint64_t sonde_task_id(const sonde_task *task);
+
+/* Count one restart of a task (called by its supervisor). Relaxed atomic; any thread. */
+SONDE_API void sonde_task_restarted(sonde_task *task);
+
+/* Mark or unmark a task sensitive (its inspect state is then withheld). Any thread. */
+SONDE_API void sonde_task_set_sensitive(sonde_task *task, int sensitive);
+
+/* Rename a task (copied, at most 47 bytes). Takes the slot's name lock briefly; any thread. */
+SONDE_API void sonde_task_set_name(sonde_task *task, const char *name);
+
+/* The calling thread's current task, or NULL; and setting it. Thread-local, ~1 ns. */
+SONDE_API sonde_task *sonde_task_self(void);
+SONDE_API void sonde_task_set_self(sonde_task *task);
+
+/* Give the task its own jemalloc arena; allocate from it with
+ * mallocx(size, MALLOCX_ARENA(arena)) and its memory is read exactly from the arena's stats.
+ * Returns the arena index, or -1 when jemalloc is not the allocator. */
+SONDE_API int sonde_task_arena(sonde_task *task);
+
+/* --- hot calls: inline, lock-free, no syscall, no allocation --------------------------------- */
+
+/* Add n units of work. Single writer: call from the thread that owns the task (a relaxed load and
+ * store, ~0.3 ns). From several threads at once use sonde_task_work_shared(). */
+static inline void sonde_task_work(sonde_task *task, uint64_t n)
+{
+	uint64_t v = atomic_load_explicit(&task->reductions_, memory_order_relaxed);
+	atomic_store_explicit(&task->reductions_, v + n, memory_order_relaxed);
+}
+
+/* Add n units of work from any thread (a relaxed atomic add, ~5 ns when contended). */
+static inline void sonde_task_work_shared(sonde_task *task, uint64_t n)
+{
+	atomic_fetch_add_explicit(&task->reductions_, n, memory_order_relaxed);
+}
+
+/* Account bytes (+allocated / -freed) to the task. Relaxed atomic add; any thread. */
+static inline void sonde_task_memory(sonde_task *task, int64_t delta_bytes)
+{
+	atomic_fetch_add_explicit(&task->memory_, delta_bytes, memory_order_relaxed);
+}
+
+/* Set the length of the task's mailbox or backlog. Relaxed store; any thread. */
+static inline void sonde_task_queue(sonde_task *task, uint64_t length)
+{
+	atomic_store_explicit(&task->queue_, length, memory_order_relaxed);
+}
+
+/* Set the task's status. Relaxed store; any thread. */
+static inline void sonde_task_status(sonde_task *task, enum sonde_status status)
+{
+	atomic_store_explicit(&task->status_, (uint32_t)status, memory_order_relaxed);
+}
+
+/* Set where the task is now: SONDE_TASK_AT(task) records this file, line and function. One
+ * relaxed pointer store; the location is a static object. */
+static inline void sonde_task_location(sonde_task *task, const struct sonde_location *loc)
+{
+	atomic_store_explicit(&task->location_, loc, memory_order_relaxed);
+}
+
+#define SONDE_TASK_AT(task)                                                                     \
+	do {                                                                                        \
+		static const struct sonde_location sonde_loc_ = {__FILE__, __func__, __LINE__};       \
+		sonde_task_location((task), &sonde_loc_);                                               \
+	} while (0)
+
+#endif /* SONDE_H */

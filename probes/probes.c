@@ -1,0 +1,16 @@
+/*
+ * probes.c - the table of probes the agent ticks every sampling interval, in this order
+ * (producers first: the sampler reads what the others measured in the same tick).
+ */
+#include "config.h"
+
+#include <stddef.h>
+
+#include "probe.h"
+
+/* @@extern: one `extern const struct probe_entry X_probe;` per probe above this line */
+
+const struct probe_entry *const probe_table[] = {
+	/* @@table: one `&X_probe,` per probe above this line, sampler last */
+	NULL,
+};
