@@ -23,6 +23,9 @@ struct agent_info {
 	uint64_t requests;          /* served since start */
 	uint64_t refused;           /* connections refused (uid, too many) */
 	uint64_t dropped;           /* clients dropped (slow reader, idle, bad) */
+	uint64_t client_buffer_bytes; /* input+output buffers held for clients now */
+	size_t output_cap_bytes;    /* per-client unsent output limit */
+	unsigned idle_timeout_s;
 };
 
 const struct agent_info *agent_info(void);

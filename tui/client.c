@@ -1,0 +1,359 @@
+/*
+ * client.c - the `sonde` program's side of protocol v1 (doc/protocol.md): finding agents in the
+ * socket directory, connecting, one request and its reply with a deadline. Blocking with
+ * timeouts by design: the CLI wants exactly that, and the TUI calls it from its fetch thread.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "sockdir.h"
+
+struct client {
+	int fd;
+	json_t *greeting;
+	char *buf;          /* received, not yet parsed */
+	size_t len, cap;
+	long long next_id;
+};
+
+static long long client_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read one line (without its newline) by the deadline; malloc()ed, or NULL with *cause. */
+static char *client_read_line(struct client *c, long long deadline_ms, char **cause)
+{
+	for (;;) {
+		char *nl = c->len > 0 ? memchr(c->buf, '\n', c->len) : NULL;
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		long long left;
+		ssize_t n;
+		int rc;
+
+		if (nl != NULL) {
+			size_t l = (size_t)(nl - c->buf);
+			char *line = malloc(l + 1);
+			if (line == NULL) {
+				*cause = xasprintf("out of memory reading a reply of %zu bytes", l);
+				return NULL;
+			}
+			memcpy(line, c->buf, l);
+			line[l] = '\0';
+			memmove(c->buf, nl + 1, c->len - l - 1);
+			c->len -= l + 1;
+			return line;
+		}
+		if (c->cap - c->len < 65536) {
+			size_t ncap = c->cap ? c->cap * 2 : 131072;
+			char *nb = realloc(c->buf, ncap);
+			if (nb == NULL) {
+				*cause = xasprintf("out of memory reading a reply");
+				return NULL;
+			}
+			c->buf = nb;
+			c->cap = ncap;
+		}
+		left = deadline_ms - client_now_ms();
+		if (left <= 0) {
+			*cause = xasprintf("no answer from the agent within the time limit");
+			return NULL;
+		}
+		rc = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0) {
+			*cause = xasprintf("poll: %s", strerror(errno));
+			return NULL;
+		}
+		if (rc == 0)
+			continue;
+		n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*cause = xasprintf("the agent closed the connection%s%s", n < 0 ? ": " : "",
+			                   n < 0 ? strerror(errno) : "");
+			return NULL;
+		}
+		c->len += (size_t)n;
+	}
+}
+
+static int client_write_all(struct client *c, const char *s, size_t len, long long deadline_ms,
+                            char **cause)
+{
+	while (len > 0) {
+		struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+		ssize_t n = send(c->fd, s, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			s += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			*cause = xasprintf("cannot send to the agent: %s", strerror(errno));
+			return -1;
+		}
+		long long left = deadline_ms - client_now_ms();
+		if (left <= 0) {
+			*cause = xasprintf("the agent is not reading our request (timed out)");
+			return -1;
+		}
+		poll(&pfd, 1, (int)left);
+	}
+	return 0;
+}
+
+struct client *client_connect(const char *path, int timeout_ms, char **cause)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct client *c;
+	json_error_t jerr;
+	char *line;
+	json_t *err;
+
+	if (strlen(path) >= sizeof sa.sun_path) {
+		*cause = xasprintf("socket path %s is too long for a Unix socket", path);
+		return NULL;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		*cause = xasprintf("out of memory");
+		return NULL;
+	}
+	c->next_id = 1;
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		int e = errno;
+		if (e == ENOENT)
+			*cause = xasprintf("no agent socket at %s", path);
+		else if (e == ECONNREFUSED)
+			*cause = xasprintf("nothing listens on %s (the process exited without removing "
+			                   "its socket?)", path);
+		else
+			*cause = xasprintf("cannot connect to %s: %s", path, strerror(e));
+		client_close(c);
+		return NULL;
+	}
+	line = client_read_line(c, client_now_ms() + timeout_ms, cause);
+	if (line == NULL) {
+		char *inner = *cause;
+		*cause = xasprintf("agent at %s did not greet us: %s", path, inner);
+		free(inner);
+		client_close(c);
+		return NULL;
+	}
+	c->greeting = json_loads(line, 0, &jerr);
+	free(line);
+	if (c->greeting != NULL && (err = json_object_get(c->greeting, "error")) != NULL) {
+		*cause = xasprintf("agent at %s refused us: %s", path,
+		                   json_string_value(json_object_get(err, "message")));
+		client_close(c);
+		return NULL;
+	}
+	if (!json_is_object(c->greeting) || !json_is_integer(json_object_get(c->greeting, "sonde"))) {
+		*cause = xasprintf("%s does not speak the sonde protocol (bad greeting)", path);
+		client_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+const json_t *client_greeting(const struct client *c)
+{
+	return c->greeting;
+}
+
+int client_alive(const struct client *c)
+{
+	return c != NULL && c->fd >= 0;
+}
+
+static void client_kill(struct client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+int client_request(struct client *c, const char *cmd, const json_t *args, int timeout_ms,
+                   json_t **result, char **code, char **message)
+{
+	long long deadline = client_now_ms() + timeout_ms;
+	long long id = c->next_id++;
+	json_t *req = json_object();
+	const char *key;
+	json_t *v;
+	char *s;
+	int rc;
+
+	*result = NULL;
+	*code = *message = NULL;
+	if (c->fd < 0) {
+		*message = xasprintf("not connected");
+		json_decref(req);
+		return -1;
+	}
+	if (args != NULL)
+		json_object_foreach((json_t *)args, key, v)
+			json_object_set(req, key, v);
+	json_object_set_new(req, "id", json_integer(id));
+	json_object_set_new(req, "cmd", json_string(cmd));
+	s = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (s == NULL) {
+		*message = xasprintf("cannot encode the request");
+		return -1;
+	}
+	{
+		size_t n = strlen(s);
+		char *line = realloc(s, n + 2);
+		if (line == NULL) {
+			free(s);
+			*message = xasprintf("out of memory");
+			return -1;
+		}
+		line[n] = '\n';
+		line[n + 1] = '\0';
+		rc = client_write_all(c, line, n + 1, deadline, message);
+		free(line);
+	}
+	if (rc != 0) {
+		client_kill(c);
+		return -1;
+	}
+	for (;;) {
+		json_error_t jerr;
+		char *line = client_read_line(c, deadline, message);
+		json_t *reply, *rid, *err;
+
+		if (line == NULL) {
+			client_kill(c);
+			return -1;
+		}
+		reply = json_loads(line, 0, &jerr);
+		free(line);
+		if (!json_is_object(reply)) {
+			json_decref(reply);
+			*message = xasprintf("the agent sent something that is not a reply object");
+			client_kill(c);
+			return -1;
+		}
+		rid = json_object_get(reply, "id");
+		err = json_object_get(reply, "error");
+		if (json_is_integer(rid) && json_integer_value(rid) == id) {
+			if (json_is_true(json_object_get(reply, "ok"))) {
+				*result = json_incref(json_object_get(reply, "result"));
+				json_decref(reply);
+				return 0;
+			}
+			*code = strdup(json_string_value(json_object_get(err, "code")) ?: "unknown");
+			*message = strdup(json_string_value(json_object_get(err, "message")) ?: "");
+			json_decref(reply);
+			return 1;
+		}
+		if (json_is_null(rid) && err != NULL) {
+			/* An error not tied to a request: the agent is closing us (idle, cap). */
+			*message = xasprintf("agent: %s",
+			                     json_string_value(json_object_get(err, "message")) ?: "error");
+			json_decref(reply);
+			client_kill(c);
+			return -1;
+		}
+		json_decref(reply);  /* a reply to an earlier, abandoned request */
+	}
+}
+
+void client_close(struct client *c)
+{
+	if (c == NULL)
+		return;
+	client_kill(c);
+	json_decref(c->greeting);
+	free(c->buf);
+	free(c);
+}
+
+int client_path_for_pid(pid_t pid, char *buf, size_t size, char **cause)
+{
+	char dir[256];
+
+	if (sockdir_resolve(NULL, dir, sizeof dir, cause) != 0)
+		return -1;
+	return sockdir_socket_path(dir, pid, buf, size, cause);
+}
+
+static int client_ref_cmp(const void *a, const void *b)
+{
+	const struct agent_ref *x = a, *y = b;
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+int client_discover(struct agent_ref **refs, size_t *n, char **cause)
+{
+	char dir[256];
+	DIR *d;
+	struct dirent *de;
+	size_t cap = 0;
+
+	*refs = NULL;
+	*n = 0;
+	if (sockdir_resolve(NULL, dir, sizeof dir, cause) != 0)
+		return -1;
+	if ((d = opendir(dir)) == NULL) {
+		if (errno == ENOENT)
+			return 0;   /* no agent has ever run as us */
+		*cause = xasprintf("cannot read socket directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (sockdir_check(dir, cause) != 0) {
+		closedir(d);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		pid_t pid = sockdir_parse_name(de->d_name);
+		struct agent_ref ref = {.pid = pid, .uptime_s = -1};
+		struct client *c;
+		char *why = NULL;
+
+		if (pid <= 0 || !sockdir_pid_alive(pid))
+			continue;
+		if (snprintf(ref.path, sizeof ref.path, "%s/%s", dir, de->d_name) >= (int)sizeof ref.path)
+			continue;
+		c = client_connect(ref.path, 500, &why);
+		if (c == NULL) {
+			free(why);
+			continue;
+		}
+		snprintf(ref.name, sizeof ref.name, "%s",
+		         json_string_value(json_object_get(c->greeting, "name")) ?: "?");
+		ref.uptime_s = json_number_value(json_object_get(c->greeting, "uptime_s"));
+		client_close(c);
+		if (*n == cap) {
+			struct agent_ref *nr = realloc(*refs, (cap = cap ? cap * 2 : 8) * sizeof *nr);
+			if (nr == NULL)
+				break;
+			*refs = nr;
+		}
+		(*refs)[(*n)++] = ref;
+	}
+	closedir(d);
+	qsort(*refs, *n, sizeof **refs, client_ref_cmp);
+	return 0;
+}
