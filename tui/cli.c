@@ -564,7 +564,8 @@ static int cli_run(int argc, char **argv)
 	}
 	old = getenv("LD_PRELOAD");
 	if (old != NULL && *old != '\0') {
-		char *both = xasprintf("%s:%s", lib, old);
+		/* after what is there: a sanitizer runtime must stay first */
+		char *both = xasprintf("%s:%s", old, lib);
 		setenv("LD_PRELOAD", both, 1);
 		free(both);
 	} else {
