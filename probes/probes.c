@@ -8,9 +8,11 @@
 
 #include "probe.h"
 
+extern const struct probe_entry alloc_probe;
 /* @@extern: one `extern const struct probe_entry X_probe;` per probe above this line */
 
 const struct probe_entry *const probe_table[] = {
+	&alloc_probe,
 	/* @@table: one `&X_probe,` per probe above this line, sampler last */
 	NULL,
 };
