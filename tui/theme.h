@@ -8,7 +8,7 @@
  *     selected     = "black on #ffd75f"
  *     table_sorted = bright-cyan underline
  *
- * A value is [FG] [on BG] [ATTR...]: colours by name (black red green yellow blue magenta cyan
+ * A value is [FG] [on BG] [ATTR...] (attributes may come anywhere): colours by name (black red green yellow blue magenta cyan
  * white, their bright-/bright_ variants, and "default" for the terminal's own), by number 0-255,
  * or as #RRGGBB (mapped to the nearest colour the terminal has: 256, 16 or 8); attributes bold,
  * underline, reverse, dim, italic, or "normal". Keys are the role names below (header,
@@ -73,6 +73,10 @@ struct theme {
 /* The built-in dark theme (the same as themes/default.theme), used for missing keys and errors. */
 void theme_builtin(struct theme *out);
 
+/* The built-in attributes-only theme (the same as themes/mono.theme); NO_COLOR adds its
+ * attributes to every role so selection and headers stay visible without colour. */
+void theme_builtin_mono(struct theme *out);
+
 /* The key of a role in theme files ("tab_active"), or NULL out of range. */
 const char *theme_role_name(enum theme_role role);
 
@@ -91,12 +95,13 @@ int theme_parse(struct theme *t, const char *text, const char *file, char **warn
 int theme_load_file(struct theme *t, const char *path, char **warning);
 
 /*
- * Where theme NAME lives: writes the first existing candidate into path and returns 0, or
- * returns -1 with *searched malloc()ed listing the places tried. The search order is the one of
- * theme_init(); home is $XDG_CONFIG_HOME-or-~/.config, installed is THEMEDIR, source is the
- * source tree's themes/ (any may be NULL to skip it).
+ * Where theme NAME lives: writes the first existing file into path and returns 0, or returns -1
+ * with *searched malloc()ed naming the places tried ("theme 'x' not found in A, B, C").
+ * user, installed and source are directories holding NAME.theme files, tried in that order
+ * (theme_init passes $XDG_CONFIG_HOME/sonde/themes or ~/.config/sonde/themes, THEMEDIR and the
+ * source tree's themes/); any may be NULL to skip it. A NAME containing '/' is the file itself.
  */
-int theme_find(const char *name, const char *config_home, const char *installed,
+int theme_find(const char *name, const char *user, const char *installed,
                const char *source, char *path, size_t size, char **searched);
 
 /* The terminal colour (0..ncolors-1, or -1 for default) closest to a theme colour, for a
