@@ -1,0 +1,429 @@
+/*
+ * cmd_system.c - the `system` and `threads` commands: the process, its host, the agent itself
+ * and the process's threads, with every figure's unit in its key and its origin in a "source"
+ * string where it is not obvious.
+ *
+ * `system` result, grouped as DESIGN.md lists the keys:
+ *   process   {pid, name, comm, state, exe, cmdline, argv, uptime_s, threads, fds, rss_bytes,
+ *              vsz_bytes, cpu_user_s, cpu_sys_s, cpu_user_pct, cpu_sys_pct, cpu_pct_interval_s,
+ *              ctx_switches_per_s, source}
+ *   host      {hostname, kernel, cpus, loadavg[3], mem_total_bytes, mem_available_bytes, source}
+ *   agent     {version, protocol, clients, max_clients, interval_ms, requests, agent_tid,
+ *              agent_cpu_s, agent_cpu_pct, agent_mem_bytes, agent_mem_source, probe_tick_us,
+ *              probe_tick_max_us}
+ *   allocator {name, version}
+ *   limits    {fds, fds_hard, threads, threads_source}     (null = unlimited)
+ * `threads` result: {total, rows[{tid, name, state, cpu_user_s, cpu_sys_s, cpu_pct, processor,
+ *   start_s, main?, agent?}], process_cpu_user_s, process_cpu_sys_s, exited_cpu_s,
+ *   cpu_pct_interval_s, source}
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gnu/libc-version.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sonde.h"
+#include "agent.h"
+#include "command.h"
+#include "jemalloc.h"
+#include "proc.h"
+#include "proto.h"
+
+/* A JSON number, or null when the figure is unknown (NAN) -- never a made-up zero. */
+static json_t *system_real_or_null(double v)
+{
+	return isnan(v) ? json_null() : json_real(v);
+}
+
+/* An rlimit as JSON: null for unlimited. */
+static json_t *system_rlim(rlim_t v)
+{
+	return v == RLIM_INFINITY ? json_null() : json_integer((json_int_t)v);
+}
+
+/* User+system CPU of one thread of ours, in seconds, or NAN if it is gone. */
+static double system_thread_cpu_s(pid_t tid)
+{
+	char path[48], line[1024];
+	struct proc_stat st;
+	ssize_t len;
+
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+	len = proc_read_small(AT_FDCWD, path, line, sizeof line);
+	if (len <= 0 || proc_parse_stat(line, (size_t)len, &st) != 0)
+		return NAN;
+	return (double)(st.utime + st.stime) / (double)proc_hertz();
+}
+
+/*
+ * What the agent holds, honestly bounded: the resident pages of the calling (agent) thread's
+ * stack, counted with mincore(), plus its heap: with jemalloc the thread's own
+ * allocated - deallocated bytes (exact for what the agent thread allocated); with glibc, whose
+ * per-thread figures do not exist and whose mallinfo2() locks every arena, only the tables this
+ * module keeps, which makes the figure a lower bound. *source says which.
+ */
+static int64_t system_agent_mem(const char **source)
+{
+	static unsigned char vec[16384];   /* one byte per page: covers the top 64 MiB of stack */
+	long page = sysconf(_SC_PAGESIZE);
+	pthread_attr_t attr;
+	void *stack_addr;
+	size_t stack_size;
+	int64_t stack_bytes = 0, heap_bytes = 0;
+	const struct jemalloc_api *je = jemalloc_get();
+	const struct proc_tick *tk = proc_latest();
+
+	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+		if (pthread_attr_getstack(&attr, &stack_addr, &stack_size) == 0 && page > 0) {
+			uintptr_t top = (uintptr_t)stack_addr + stack_size;
+			uintptr_t span = stack_size;
+			uintptr_t start;
+
+			if (span > sizeof vec * (uintptr_t)page)
+				span = sizeof vec * (uintptr_t)page;
+			start = (top - span) & ~((uintptr_t)page - 1);
+			if (mincore((void *)start, top - start, vec) == 0)
+				for (size_t i = 0; i < (top - start) / (uintptr_t)page; i++)
+					stack_bytes += (vec[i] & 1) ? page : 0;
+		}
+		pthread_attr_destroy(&attr);
+	}
+	if (je != NULL) {
+		uint64_t allocated = 0, deallocated = 0;
+		size_t len = sizeof allocated;
+
+		if (je->mallctl("thread.allocated", &allocated, &len, NULL, 0) == 0 &&
+		    je->mallctl("thread.deallocated", &deallocated, &len, NULL, 0) == 0 &&
+		    allocated > deallocated)
+			heap_bytes = (int64_t)(allocated - deallocated);
+		*source = "agent thread's resident stack pages (mincore) + its jemalloc "
+		          "thread.allocated - thread.deallocated";
+	} else {
+		/* glibc: the proc probe's two thread tables are what we can count */
+		heap_bytes = tk != NULL ? (int64_t)(2 * tk->nthreads * sizeof *tk->threads) : 0;
+		*source = "lower bound: agent thread's resident stack pages (mincore) + the proc "
+		          "probe's thread tables; glibc malloc cannot attribute heap to a thread cheaply";
+	}
+	return stack_bytes + heap_bytes;
+}
+
+/* The effective thread ceiling: RLIMIT_NPROC (which counts all of this user's threads, in every
+ * process) and the kernel's threads-max, whichever is lower. */
+static json_t *system_limits(void)
+{
+	struct rlimit nofile, nproc;
+	char line[64];
+	long long threads_max = -1;
+	json_t *o = json_object();
+	json_t *threads = json_null();
+
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+		json_object_set_new(o, "fds", system_rlim(nofile.rlim_cur));
+		json_object_set_new(o, "fds_hard", system_rlim(nofile.rlim_max));
+	}
+	if (proc_read_small(AT_FDCWD, "/proc/sys/kernel/threads-max", line, sizeof line) > 0)
+		threads_max = atoll(line);
+	if (getrlimit(RLIMIT_NPROC, &nproc) == 0 && nproc.rlim_cur != RLIM_INFINITY &&
+	    (threads_max < 0 || (long long)nproc.rlim_cur < threads_max))
+		threads = json_integer((json_int_t)nproc.rlim_cur);
+	else if (threads_max > 0)
+		threads = json_integer(threads_max);
+	json_object_set_new(o, "threads", threads);
+	json_object_set_new(o, "threads_source",
+	                    json_string("min(RLIMIT_NPROC soft limit, which counts all of this "
+	                                "user's threads, /proc/sys/kernel/threads-max)"));
+	json_object_set_new(o, "source", json_string("getrlimit(RLIMIT_NOFILE) for fds"));
+	return o;
+}
+
+static json_t *system_host(void)
+{
+	struct utsname u;
+	char hostname[256] = "", kernel[sizeof u.sysname + sizeof u.release + 2] = "";
+	char buf[4096];
+	double load[3] = {NAN, NAN, NAN};
+	uint64_t total = 0, avail = 0;
+	int have_mem = 0;
+
+	if (gethostname(hostname, sizeof hostname) != 0)
+		hostname[0] = '\0';
+	hostname[sizeof hostname - 1] = '\0';
+	if (uname(&u) == 0)
+		snprintf(kernel, sizeof kernel, "%s %s", u.sysname, u.release);
+	if (proc_read_small(AT_FDCWD, "/proc/loadavg", buf, sizeof buf) > 0)
+		proc_parse_loadavg(buf, load);
+	if (proc_read_small(AT_FDCWD, "/proc/meminfo", buf, sizeof buf) > 0 &&
+	    proc_parse_meminfo(buf, &total, &avail) == 0)
+		have_mem = 1;
+	return json_pack("{s:s, s:s, s:i, s:[o,o,o], s:o, s:o, s:s}", "hostname", hostname,
+	                 "kernel", kernel, "cpus", (int)sysconf(_SC_NPROCESSORS_ONLN), "loadavg",
+	                 system_real_or_null(load[0]), system_real_or_null(load[1]),
+	                 system_real_or_null(load[2]), "mem_total_bytes",
+	                 have_mem ? json_integer((json_int_t)total) : json_null(),
+	                 "mem_available_bytes", have_mem ? json_integer((json_int_t)avail) : json_null(),
+	                 "source", "gethostname(2), uname(2), sysconf(_SC_NPROCESSORS_ONLN), "
+	                           "/proc/loadavg, /proc/meminfo");
+}
+
+static json_t *system_agent(void)
+{
+	const struct agent_info *ai = agent_info();
+	const struct proc_thread_tick *at = proc_latest_thread(ai->agent_tid);
+	struct proc_tick_cost cost;
+	const char *mem_source = "";
+	int64_t mem = system_agent_mem(&mem_source);
+
+	proc_tick_cost(&cost);
+	return json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:i, s:o, s:o, s:I, s:s, s:f, s:f}",
+	                 "version", SONDE_VERSION, "protocol", SONDE_PROTOCOL, "clients",
+	                 (int)ai->clients, "max_clients", (int)ai->max_clients, "interval_ms",
+	                 (int)ai->interval_ms, "requests", (json_int_t)ai->requests, "agent_tid",
+	                 (int)ai->agent_tid, "agent_cpu_s",
+	                 system_real_or_null(system_thread_cpu_s(ai->agent_tid)), "agent_cpu_pct",
+	                 at != NULL ? json_real(at->cpu_pct) : json_null(), "agent_mem_bytes",
+	                 (json_int_t)mem, "agent_mem_source", mem_source, "probe_tick_us",
+	                 (double)cost.last_ns / 1e3, "probe_tick_max_us", (double)cost.max_ns / 1e3);
+}
+
+static json_t *system_allocator(void)
+{
+	const struct jemalloc_api *je = jemalloc_get();
+
+	if (je != NULL)
+		return json_pack("{s:s, s:s}", "name", "jemalloc", "version", je->version);
+	return json_pack("{s:s, s:s}", "name", "glibc", "version", gnu_get_libc_version());
+}
+
+static json_t *system_process(const struct proc_process *p)
+{
+	const struct agent_info *ai = agent_info();
+	const struct proc_tick *tk = proc_latest();
+	json_t *argv = json_array();
+	json_t *o;
+
+	for (size_t i = 0; p->argv != NULL && p->argv[i] != NULL; i++)
+		json_array_append_new(argv, json_string(p->argv[i]));
+	o = json_pack("{s:i, s:s, s:s, s:s#, s:s, s:s, s:o, s:f, s:i, s:i, s:I, s:I, s:f, s:f}",
+	              "pid", (int)p->pid, "name",
+	              ai->name != NULL && ai->name[0] != '\0' ? ai->name : p->comm, "comm", p->comm,
+	              "state", &p->state, (int)1, "exe", p->exe, "cmdline", p->cmdline,
+	              "argv", argv, "uptime_s", p->uptime_s, "threads", (int)p->threads, "fds",
+	              (int)p->fds, "rss_bytes", (json_int_t)p->rss_bytes, "vsz_bytes",
+	              (json_int_t)p->vsz_bytes, "cpu_user_s", p->cpu_user_s, "cpu_sys_s",
+	              p->cpu_sys_s);
+	if (o == NULL)
+		return NULL;
+	json_object_set_new(o, "cpu_user_pct", tk != NULL ? json_real(tk->cpu_user_pct) : json_null());
+	json_object_set_new(o, "cpu_sys_pct", tk != NULL ? json_real(tk->cpu_sys_pct) : json_null());
+	json_object_set_new(o, "cpu_pct_interval_s", tk != NULL ? json_real(tk->interval_s)
+	                                                        : json_null());
+	json_object_set_new(o, "ctx_switches_per_s",
+	                    tk != NULL ? json_real(tk->ctx_switches_per_s) : json_null());
+	json_object_set_new(o, "source",
+	                    json_string("libproc2 (/proc/self/stat, status VmRSS, cmdline, exe); fds: "
+	                                "entries of /proc/self/fd; *_pct: the proc probe's last "
+	                                "interval; ctx switches: getrusage, all threads"));
+	return o;
+}
+
+/* system: one screenful about the process, its host, the agent and the limits that matter. */
+static int cmd_system_exec(const json_t *req, json_t **result, struct cmd_error *err)
+{
+	static const char *const keys[] = {NULL};
+	struct proc_process p;
+	json_t *process;
+
+	if (proto_check_keys(req, keys, err) != 0)
+		return -1;
+	if (proc_query_process(&p, err) != 0)
+		return -1;
+	process = system_process(&p);
+	proc_process_free(&p);
+	if (process == NULL)
+		return cmd_fail(err, ERR_INTERNAL, "out of memory building the system reply");
+	*result = json_pack("{s:o, s:o, s:o, s:o, s:o}", "process", process, "host", system_host(),
+	                    "agent", system_agent(), "allocator", system_allocator(), "limits",
+	                    system_limits());
+	if (*result == NULL)
+		return cmd_fail(err, ERR_INTERNAL, "out of memory building the system reply");
+	return 0;
+}
+
+const struct command_entry cmd_system_entry = {
+	.name = "system",
+	.args = "",
+	.summary = "the process (pid, exe, uptime, threads, fds, memory, CPU), its host, the agent "
+	           "and the limits that matter",
+	.exec = cmd_system_exec,
+};
+
+/* ---- threads ----------------------------------------------------------------------------- */
+
+static const char *const threads_sorts[] = {"tid", "cpu", "cpu_pct", "name", NULL};
+enum { SORT_TID, SORT_CPU, SORT_CPU_PCT, SORT_NAME };
+static const char *const threads_orders[] = {"asc", "desc", NULL};
+
+struct threads_row {
+	struct proc_thread t;
+	double cpu_pct;       /* NAN: no tick yet */
+};
+
+static int threads_sort_key, threads_sort_desc;
+
+/* qsort comparator for the requested column; ties fall back to tid so pages are stable. */
+static int threads_cmp(const void *a, const void *b)
+{
+	const struct threads_row *x = a, *y = b;
+	int c = 0;
+
+	switch (threads_sort_key) {
+	case SORT_CPU: {
+		double cx = x->t.cpu_user_s + x->t.cpu_sys_s, cy = y->t.cpu_user_s + y->t.cpu_sys_s;
+
+		c = (cx > cy) - (cx < cy);
+		break;
+	}
+	case SORT_CPU_PCT: {
+		double px = isnan(x->cpu_pct) ? -1 : x->cpu_pct, py = isnan(y->cpu_pct) ? -1 : y->cpu_pct;
+
+		c = (px > py) - (px < py);
+		break;
+	}
+	case SORT_NAME:
+		c = strcmp(x->t.name, y->t.name);
+		break;
+	default:
+		break;
+	}
+	if (threads_sort_desc)
+		c = -c;
+	if (c == 0)
+		c = (x->t.tid > y->t.tid) - (x->t.tid < y->t.tid);
+	return c;
+}
+
+/*
+ * A thread's CPU share: the proc probe's figure over its last interval when the thread was in
+ * that tick (same tid and start time); for a thread born since, its CPU since birth over its
+ * age; NAN before the first tick (never a lifetime average).
+ */
+static double threads_cpu_pct(const struct proc_thread *t, const struct proc_tick *tk,
+                              double since_start_s)
+{
+	const struct proc_thread_tick *r;
+	double hz = (double)proc_hertz(), age;
+
+	if (tk == NULL)
+		return NAN;
+	r = proc_latest_thread(t->tid);
+	if (r != NULL && fabs(r->start_s - t->start_s) < 1.0 / hz)
+		return r->cpu_pct;
+	age = since_start_s - t->start_s;
+	if (age > tk->interval_s)
+		age = tk->interval_s;
+	if (age < 1.0 / hz)
+		age = 1.0 / hz;
+	return (t->cpu_user_s + t->cpu_sys_s) / age * 100.0;
+}
+
+/* Seconds since the process started, on the clock /proc's start times use (boot time). */
+static double threads_since_start_s(void)
+{
+	char line[1024];
+	struct proc_stat st;
+	struct timespec ts;
+	ssize_t len = proc_read_small(AT_FDCWD, "/proc/self/stat", line, sizeof line);
+
+	if (len <= 0 || proc_parse_stat(line, (size_t)len, &st) != 0)
+		return 0;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 -
+	       (double)st.starttime / (double)proc_hertz();
+}
+
+/* threads: the process's threads, one row each; sorted and paged here, not in the client. */
+static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error *err)
+{
+	static const char *const keys[] = {"sort", "order", "limit", "offset", NULL};
+	const struct agent_info *ai = agent_info();
+	const struct proc_tick *tk = proc_latest();
+	struct proc_thread *threads;
+	struct threads_row *rows;
+	double puser, psys, sum = 0, since_start;
+	long long limit, offset;
+	int sort, order;
+	size_t n;
+	json_t *list;
+
+	if (proto_check_keys(req, keys, err) != 0 ||
+	    proto_arg_enum(req, "sort", threads_sorts, SORT_TID, &sort, err) != 0 ||
+	    proto_arg_enum(req, "order", threads_orders, sort == SORT_TID || sort == SORT_NAME ? 0 : 1,
+	                   &order, err) != 0 ||
+	    proto_arg_int(req, "limit", 0, 0, 1000000, &limit, err) != 0 ||
+	    proto_arg_int(req, "offset", 0, 0, 1000000000, &offset, err) != 0)
+		return -1;
+	if (proc_query_threads(&threads, &n, &puser, &psys, err) != 0)
+		return -1;
+	rows = calloc(n ? n : 1, sizeof *rows);
+	if (rows == NULL) {
+		free(threads);
+		return cmd_fail(err, ERR_INTERNAL, "out of memory for %zu thread rows", n);
+	}
+	since_start = threads_since_start_s();
+	for (size_t i = 0; i < n; i++) {
+		rows[i].t = threads[i];
+		rows[i].cpu_pct = threads_cpu_pct(&threads[i], tk, since_start);
+		sum += threads[i].cpu_user_s + threads[i].cpu_sys_s;
+	}
+	free(threads);
+	threads_sort_key = sort;
+	threads_sort_desc = order == 1;
+	qsort(rows, n, sizeof *rows, threads_cmp);
+
+	list = json_array();
+	for (size_t i = (size_t)offset; i < n && (limit == 0 || i < (size_t)(offset + limit)); i++) {
+		const struct proc_thread *t = &rows[i].t;
+		json_t *row = json_pack("{s:i, s:s, s:s#, s:f, s:f, s:o, s:i, s:f}", "tid", (int)t->tid,
+		                        "name", t->name, "state", &t->state, (int)1,
+		                        "cpu_user_s", t->cpu_user_s, "cpu_sys_s", t->cpu_sys_s,
+		                        "cpu_pct", system_real_or_null(rows[i].cpu_pct), "processor",
+		                        t->processor, "start_s", t->start_s);
+
+		if (t->tid == (pid_t)getpid())
+			json_object_set_new(row, "main", json_true());
+		if (t->tid == ai->agent_tid)
+			json_object_set_new(row, "agent", json_true());
+		json_array_append_new(list, row);
+	}
+	free(rows);
+	*result = json_pack(
+		"{s:I, s:o, s:f, s:f, s:f, s:o, s:s}", "total", (json_int_t)n, "rows", list,
+		"process_cpu_user_s", puser, "process_cpu_sys_s", psys, "exited_cpu_s",
+		puser + psys - sum > 0 ? puser + psys - sum : 0.0, "cpu_pct_interval_s",
+		tk != NULL ? json_real(tk->interval_s) : json_null(), "source",
+		"libproc2 /proc/self/task/*/stat; the main thread's row from /proc/self/task/PID/stat "
+		"(libproc2 gives the whole process there); cpu_pct: the proc probe's last interval; "
+		"exited_cpu_s: process CPU minus the live threads' (threads that have exited)");
+	if (*result == NULL)
+		return cmd_fail(err, ERR_INTERNAL, "out of memory building the threads reply");
+	return 0;
+}
+
+const struct command_entry cmd_threads_entry = {
+	.name = "threads",
+	.args = "[sort=tid|cpu|cpu_pct|name] [order=asc|desc] [limit=N] [offset=N]",
+	.summary = "the process's threads: state, CPU time and share, processor; the agent's and "
+	           "the main thread marked",
+	.exec = cmd_threads_exec,
+};

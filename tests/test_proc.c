@@ -1,0 +1,307 @@
+/*
+ * test_proc.c - the proc module's parsers and deltas on fixed input, and its tick on this very
+ * process (busy and idle threads, fds opened on purpose), without the agent running.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "proc.h"
+
+static const char stat_line[] =
+	"4242 (my (odd) name) S 1 4242 4242 0 -1 4194304 245 0 2 0 123 45 -7 0 20 0 3 0 39887 "
+	"15286272 758 18446744073709551615 94282767720448 94282767721373 140737117799376 0 0 0 "
+	"65536 6 0 1 0 0 17 1 0 0 0 0 0 94282767732160 94282767732824 94283491000320 "
+	"140737117801125 140737117801129 140737117801129 140737117802484 0\n";
+
+static void test_parse_stat_fields(void **state)
+{
+	struct proc_stat st;
+
+	(void)state;
+	assert_int_equal(proc_parse_stat(stat_line, strlen(stat_line), &st), 0);
+	assert_int_equal(st.pid, 4242);
+	assert_string_equal(st.comm, "my (odd) name");
+	assert_int_equal(st.state, 'S');
+	assert_int_equal(st.utime, 123);
+	assert_int_equal(st.stime, 45);
+	assert_int_equal(st.num_threads, 3);
+	assert_int_equal(st.starttime, 39887);
+	assert_int_equal(st.vsize, 15286272);
+	assert_int_equal(st.rss_pages, 758);
+	assert_int_equal(st.processor, 1);
+}
+
+/* A thread name may be a whole 15 bytes of ')' and spaces: only the last ')' ends it. */
+static void test_parse_stat_hostile_name(void **state)
+{
+	const char *line = "7 (x) (y) ) R 1 7 7 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 99 1000 2 0 0 0 0 "
+	                   "0 0 0 0 0 0 0 0 0 17 0";
+	struct proc_stat st;
+
+	(void)state;
+	assert_int_equal(proc_parse_stat(line, strlen(line), &st), 0);
+	assert_string_equal(st.comm, "x) (y) ");
+	assert_int_equal(st.state, 'R');
+	assert_int_equal(st.utime, 5);
+	assert_int_equal(st.stime, 6);
+	assert_int_equal(st.processor, 0);
+}
+
+static void test_parse_stat_malformed(void **state)
+{
+	struct proc_stat st;
+	size_t half = strlen(stat_line) / 2;
+
+	(void)state;
+	assert_int_equal(proc_parse_stat("", 0, &st), -1);
+	assert_int_equal(proc_parse_stat("12 (x", 5, &st), -1);
+	assert_int_equal(proc_parse_stat("12 (x) ", 7, &st), -1);
+	assert_int_equal(proc_parse_stat("12 (x) S 1 2 3", 14, &st), -1);
+	/* cut in the middle: the parser must not read past len */
+	assert_int_equal(proc_parse_stat(stat_line, half, &st), -1);
+	assert_int_equal(proc_parse_stat("x (a) S 1 2", 11, &st), -1);
+}
+
+static void test_parse_loadavg_meminfo(void **state)
+{
+	double l[3];
+	uint64_t total, avail;
+	const char *meminfo = "MemTotal:       24590564 kB\nMemFree:        20000000 kB\n"
+	                      "MemAvailable:   22000000 kB\nBuffers:          1 kB\n";
+
+	(void)state;
+	assert_int_equal(proc_parse_loadavg("0.52 1.58 10.25 1/467 12345\n", l), 0);
+	assert_true(fabs(l[0] - 0.52) < 1e-9 && fabs(l[1] - 1.58) < 1e-9 && fabs(l[2] - 10.25) < 1e-9);
+	assert_int_equal(proc_parse_loadavg("0.52 oops", l), -1);
+	assert_int_equal(proc_parse_meminfo(meminfo, &total, &avail), 0);
+	assert_int_equal(total, 24590564ull * 1024);
+	assert_int_equal(avail, 22000000ull * 1024);
+	assert_int_equal(proc_parse_meminfo("MemTotal: 5 kB\nMemFree: 1 kB\n", &total, &avail), -1);
+	/* a key that merely starts like the one asked for is not it */
+	assert_int_equal(proc_parse_meminfo("MemTotalX: 5 kB\nMemAvailable: 1 kB\n", &total, &avail),
+	                 -1);
+}
+
+static void test_parse_number_name(void **state)
+{
+	(void)state;
+	assert_int_equal(proc_parse_number_name("123"), 123);
+	assert_int_equal(proc_parse_number_name("0"), 0);
+	assert_int_equal(proc_parse_number_name("."), -1);
+	assert_int_equal(proc_parse_number_name(".."), -1);
+	assert_int_equal(proc_parse_number_name("12a"), -1);
+	assert_int_equal(proc_parse_number_name(""), -1);
+	assert_int_equal(proc_parse_number_name("99999999999999999999999"), -1);
+}
+
+static void test_thread_deltas(void **state)
+{
+	struct proc_thread_tick prev[3] = {
+		{.tid = 10, .cpu_s = 1.0, .start_s = 0},
+		{.tid = 11, .cpu_s = 2.0, .start_s = 5},
+		{.tid = 13, .cpu_s = 9.0, .start_s = 6},   /* exited since */
+	};
+	struct proc_thread_tick cur[4] = {
+		{.tid = 10, .cpu_s = 1.5, .start_s = 0},   /* 0.5 s over 2 s: 25 % */
+		{.tid = 11, .cpu_s = 0.1, .start_s = 9},   /* tid reused by a thread born at 9 s */
+		{.tid = 12, .cpu_s = 0.2, .start_s = 9.6}, /* new, 0.4 s old: 50 % */
+		{.tid = 14, .cpu_s = 0.0, .start_s = 10},  /* new this instant: age clamped to a tick */
+	};
+
+	(void)state;
+	proc_thread_deltas(cur, 4, prev, 3, 2.0, 10.0, 0.01);
+	assert_true(fabs(cur[0].cpu_pct - 25.0) < 1e-9);
+	assert_true(fabs(cur[1].cpu_pct - 0.1 / 1.0 * 100) < 1e-9);
+	assert_true(fabs(cur[2].cpu_pct - 50.0) < 1e-9);
+	assert_true(fabs(cur[3].cpu_pct - 0.0) < 1e-9);
+
+	/* a thread older than the interval but missing from prev (prev was truncated): its CPU
+	 * over the interval, not over its life */
+	struct proc_thread_tick lone = {.tid = 20, .cpu_s = 1.0, .start_s = 0};
+	proc_thread_deltas(&lone, 1, NULL, 0, 2.0, 100.0, 0.01);
+	assert_true(fabs(lone.cpu_pct - 50.0) < 1e-9);
+}
+
+/* ---- the tick on this process ---------------------------------------------------------- */
+
+static volatile int spin_stop;
+static volatile pid_t spin_tid;
+
+static void *spin_thread(void *arg)
+{
+	volatile unsigned long x = 0;
+
+	(void)arg;
+	spin_tid = (pid_t)syscall(SYS_gettid);
+	pthread_setname_np(pthread_self(), "spinner");
+	while (!spin_stop)
+		x++;
+	return NULL;
+}
+
+static void *idle_thread(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "idler");
+	while (!spin_stop)
+		usleep(20000);
+	return NULL;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static unsigned count_threads_in_status(void)
+{
+	char buf[4096];
+	const char *p;
+
+	assert_true(proc_read_small(AT_FDCWD, "/proc/self/status", buf, sizeof buf) > 0);
+	p = strstr(buf, "\nThreads:");
+	assert_non_null(p);
+	return (unsigned)strtoul(p + 9, NULL, 10);
+}
+
+static void test_tick_live(void **state)
+{
+	pthread_t spin, idle[3];
+	const struct proc_tick *tk;
+	const struct proc_thread_tick *me, *sp;
+	int fds[6];
+	unsigned fds_before;
+	double sum = 0, load[3];
+	char buf[256];
+
+	(void)state;
+	spin_stop = 0;
+	assert_int_equal(proc_probe.init(), 0);
+	assert_null(proc_latest());
+	/* a tick too soon after the baseline would give percentages of tick-granular noise */
+	proc_probe.tick(now_ns());
+	assert_null(proc_latest());
+
+	assert_int_equal(pthread_create(&spin, NULL, spin_thread, NULL), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&idle[i], NULL, idle_thread, NULL), 0);
+	usleep(100000);
+	proc_probe.tick(now_ns());
+	tk = proc_latest();
+	assert_non_null(tk);
+	fds_before = tk->fds;
+	for (int i = 0; i < 6; i++)
+		fds[i] = open("/dev/null", O_RDONLY);
+	usleep(500000);
+	proc_probe.tick(now_ns());
+	tk = proc_latest();
+	assert_non_null(tk);
+
+	assert_true(tk->interval_s > 0.45 && tk->interval_s < 2.0);
+	assert_int_equal(tk->nthreads, count_threads_in_status());
+	assert_int_equal(tk->nthreads, 5);
+	assert_int_equal(tk->fds, fds_before + 6);
+	for (size_t i = 1; i < tk->nthreads; i++)
+		assert_true(tk->threads[i - 1].tid < tk->threads[i].tid);
+	me = proc_latest_thread(getpid());
+	assert_non_null(me);
+	assert_int_equal(me->start_s, 0);
+	sp = proc_latest_thread(spin_tid);
+	assert_non_null(sp);
+	assert_string_equal(sp->name, "spinner");
+	/* the spinner ran the whole interval on a 2-core machine shared with others: most of it */
+	assert_true(sp->cpu_pct > 40.0 && sp->cpu_pct < 110.0);
+	for (size_t i = 0; i < tk->nthreads; i++) {
+		sum += tk->threads[i].cpu_pct;
+		if (tk->threads[i].tid != spin_tid && tk->threads[i].tid != getpid())
+			assert_true(tk->threads[i].cpu_pct < 10.0);
+	}
+	/* per-thread shares add up to the process's (clock-tick granularity: 1 tick per thread) */
+	assert_true(fabs(sum - (tk->cpu_user_pct + tk->cpu_sys_pct)) <
+	            5 * 100.0 / (double)proc_hertz() / tk->interval_s + 1.0);
+	assert_true(tk->rss_bytes > 100 * 1024);
+	assert_true(tk->vsz_bytes > tk->rss_bytes);
+	/* the idlers wake 50 times a second: that is switches */
+	assert_true(tk->ctx_switches_per_s > 50);
+	assert_true(proc_read_small(AT_FDCWD, "/proc/loadavg", buf, sizeof buf) > 0);
+	assert_int_equal(proc_parse_loadavg(buf, load), 0);
+	assert_true(fabs(load[2] - tk->loadavg[2]) < 0.5);
+
+	spin_stop = 1;
+	pthread_join(spin, NULL);
+	for (int i = 0; i < 3; i++)
+		pthread_join(idle[i], NULL);
+	for (int i = 0; i < 6; i++)
+		close(fds[i]);
+	usleep(100000);
+	proc_probe.tick(now_ns());
+	tk = proc_latest();
+	assert_int_equal(tk->nthreads, 1);
+	assert_null(proc_latest_thread(spin_tid));
+	assert_int_equal(tk->fds, fds_before);
+
+	struct proc_tick_cost cost;
+	proc_tick_cost(&cost);
+	assert_int_equal(cost.ticks, 3);
+	assert_true(cost.max_ns >= cost.last_ns && cost.last_ns > 0);
+	proc_probe.fini();
+	assert_null(proc_latest());
+}
+
+/* The tick must never map libproc2: a host that is never observed never loads it. */
+static void test_tick_does_not_load_libproc2(void **state)
+{
+	char line[4096];
+	FILE *maps;
+	int lines = 0;
+
+	(void)state;
+	assert_int_equal(proc_probe.init(), 0);
+	usleep(60000);
+	proc_probe.tick(now_ns());
+	assert_non_null(proc_latest());
+	assert_false(proc_libproc2_loaded());
+	maps = fopen("/proc/self/maps", "r");
+	assert_non_null(maps);
+	while (fgets(line, sizeof line, maps) != NULL) {
+		lines++;
+		assert_null(strstr(line, "libproc2"));
+	}
+	fclose(maps);
+	assert_true(lines > 5);
+	proc_probe.fini();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_stat_fields),
+		cmocka_unit_test(test_parse_stat_hostile_name),
+		cmocka_unit_test(test_parse_stat_malformed),
+		cmocka_unit_test(test_parse_loadavg_meminfo),
+		cmocka_unit_test(test_parse_number_name),
+		cmocka_unit_test(test_thread_deltas),
+		cmocka_unit_test(test_tick_live),
+		cmocka_unit_test(test_tick_does_not_load_libproc2),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
