@@ -14,12 +14,16 @@
 extern const struct command_entry cmd_ping_entry;
 extern const struct command_entry cmd_help_entry;
 extern const struct command_entry cmd_alloc_entry;
+extern const struct command_entry cmd_system_entry;
+extern const struct command_entry cmd_threads_entry;
 /* @@extern: one `extern const struct command_entry cmd_X_entry;` per command above this line */
 
 const struct command_entry *const command_table[] = {
 	&cmd_ping_entry,
 	&cmd_help_entry,
 	&cmd_alloc_entry,
+	&cmd_system_entry,
+	&cmd_threads_entry,
 	/* @@table: one `&cmd_X_entry,` per command above this line */
 	NULL,
 };
