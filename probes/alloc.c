@@ -268,6 +268,21 @@ static void je_note_peaks(uint64_t allocated, uint64_t active, uint64_t resident
 		je.peak_resident = resident;
 }
 
+/* Bump the epoch and read the three figures the sampler records (and the peaks). */
+static int je_sample_now(uint64_t now)
+{
+	if (je_epoch() != 0)
+		return -1;
+	je.sample.known = 1;
+	je.sample.name = "jemalloc";
+	je.sample.allocated = je_global_size(G_ALLOCATED);
+	je.sample.active = je_global_size(G_ACTIVE);
+	je.sample.resident = je_global_size(G_RESIDENT);
+	je.sample_ns = now;
+	je_note_peaks(je.sample.allocated, je.sample.active, je.sample.resident);
+	return 0;
+}
+
 /* Make room for arena-indexed arrays; agent thread, never on a hot path. */
 static int je_reserve_arenas(unsigned narenas)
 {
@@ -424,12 +439,12 @@ const struct alloc_je_snapshot *alloc_je_refresh(const char **cause)
 		return NULL;
 	}
 	t0 = alloc_clock_ns();
-	if (je_epoch() != 0) {
+	if (je_sample_now(t0) != 0) {
 		*cause = "jemalloc refused the epoch update";
 		return NULL;
 	}
 	s->at_ns = t0;
-	je_read_global();
+	je_read_global();   /* the epoch was bumped by je_sample_now */
 	s->tcache_bytes = je_global_size(G_TCACHE_BYTES);
 	if (je_read(&je.global[G_BACKGROUND_THREAD], &bg, sizeof bg) == 0)
 		je.config.background_thread = bg;
@@ -515,24 +530,12 @@ void alloc_sample(struct alloc_sample *out)
 	uint64_t now;
 
 	memset(out, 0, sizeof *out);
-	if (je_init() != 0) {
-		out->name = alloc_name();
+	out->name = alloc_name();
+	if (je_init() != 0)
 		return;
-	}
 	now = alloc_clock_ns();
-	if (je.sample_ns == 0 || now - je.sample_ns > 50000000u) {
-		if (je_epoch() != 0) {
-			out->name = "jemalloc";
-			return;
-		}
-		je.sample.known = 1;
-		je.sample.name = "jemalloc";
-		je.sample.allocated = je_global_size(G_ALLOCATED);
-		je.sample.active = je_global_size(G_ACTIVE);
-		je.sample.resident = je_global_size(G_RESIDENT);
-		je.sample_ns = now;
-		je_note_peaks(je.sample.allocated, je.sample.active, je.sample.resident);
-	}
+	if ((je.sample_ns == 0 || now - je.sample_ns > 50000000u) && je_sample_now(now) != 0)
+		return;
 	*out = je.sample;
 }
 
@@ -552,11 +555,9 @@ const char *alloc_version(void)
 static void alloc_probe_tick(uint64_t now_ns)
 {
 	struct je_counts *t;
-	struct alloc_sample s;
 
-	if (je_init() != 0)
+	if (je_init() != 0 || je_sample_now(alloc_clock_ns()) != 0)
 		return;
-	alloc_sample(&s);
 	if (je_read_arenas() != 0)
 		return;
 	t = je.tick_prev;
