@@ -5,6 +5,8 @@
  * as "1024.0 KiB" or "1000k": 1023.96 KiB is "1.0 MiB", 999.6k is "1.00M". Durations truncate
  * instead (an uptime of 3h 04m 59s is "3h 04m", as htop and ps show it).
  */
+#include "config.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
