@@ -78,7 +78,9 @@ char *proto_handle_line(const char *line, size_t len, size_t *reply_len)
 		return proto_error_line(NULL, ERR_LINE_TOO_LONG,
 		                        "request line longer than 65536 bytes; send smaller requests",
 		                        reply_len);
-	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	/* DECODE_ANY: a bare 1 or "ping" is valid JSON, so it gets bad_request ("must be an
+	 * object"), not a misleading bad_json. */
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (req == NULL) {
 		char msg[300];
 		snprintf(msg, sizeof msg, "malformed JSON at byte %d: %s; send one JSON object per line",
