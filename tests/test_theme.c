@@ -388,6 +388,8 @@ static void test_init_applies_pairs(void **state)
 	assert_int_equal(pair_content((short)PAIR_NUMBER(a), &fg, &bg), OK);
 	assert_int_equal(fg, 15);
 	assert_int_equal(bg, COLOR_BLACK);
+	/* ... and its black background fills blank cells. */
+	assert_int_equal(PAIR_NUMBER(getbkgd(stdscr)), PAIR_NUMBER(a));
 	unsetenv("SONDE_THEME");
 	endwin();
 	delscreen(s);

@@ -655,6 +655,9 @@ int theme_init(const char *name, int no_color, char **warning)
 	int colors = !no_color && !(env_no_color != NULL && env_no_color[0] != '\0') &&
 	             has_colors() && COLORS >= 8;
 	theme_apply(&t, colors);
+	/* Blank cells take the default role, so a theme's own background fills the screen. */
+	if (stdscr != NULL)
+		bkgd((chtype)' ' | (chtype)theme_attrs[TH_DEFAULT]);
 
 	if (!theme_ascii_mode)
 		theme_ascii_mode = !theme_codeset_is_utf8(nl_langinfo(CODESET));

@@ -36,7 +36,10 @@ enum theme_role {
  * else "default"), found as $XDG_CONFIG_HOME/sonde/themes/NAME.theme (or
  * ~/.config/sonde/themes/NAME.theme), then THEMEDIR/NAME.theme, then the source tree's themes/;
  * a NAME containing '/' is a file path. no_color != 0 (or NO_COLOR set and non-empty in the
- * environment) keeps attributes only. Sets ASCII mode from the locale (theme_ascii()).
+ * environment) keeps attributes only. Sets stdscr's background to the default role (so a
+ * theme's background, e.g. high-contrast's black, fills blank cells; windows made with newwin
+ * should wbkgd(win, ' ' | theme_attr(TH_DEFAULT)) too). Turns ASCII mode on when the locale's
+ * codeset is not UTF-8 (call setlocale(LC_ALL, "") first) and never turns it off.
  * Returns 0 when the theme was applied as asked; -1 when the built-in default is used instead,
  * with *warning malloc()ed ("FILE:LINE: unknown colour 'teal'; using the built-in theme" or
  * "theme 'x' not found in ...") for the caller to show and free(). warning may be NULL.
