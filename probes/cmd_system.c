@@ -75,7 +75,8 @@ static double system_thread_cpu_s(pid_t tid)
  */
 static int64_t system_agent_mem(const char **source)
 {
-	static unsigned char vec[16384];   /* one byte per page: covers the top 64 MiB of stack */
+	static unsigned char vec[256];     /* one byte per page of a 1 MiB chunk */
+	const size_t max_pages = 16384;     /* look at the top 64 MiB of stack at most */
 	long page = sysconf(_SC_PAGESIZE);
 	pthread_attr_t attr;
 	void *stack_addr;
@@ -86,16 +87,29 @@ static int64_t system_agent_mem(const char **source)
 
 	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
 		if (pthread_attr_getstack(&attr, &stack_addr, &stack_size) == 0 && page > 0) {
-			uintptr_t top = (uintptr_t)stack_addr + stack_size;
-			uintptr_t span = stack_size;
-			uintptr_t start;
+			uintptr_t pg = (uintptr_t)page, chunk = 256 * pg;
+			uintptr_t top = ((uintptr_t)stack_addr + stack_size) & ~(pg - 1);
+			uintptr_t bottom = top - (stack_size < max_pages * pg ? stack_size : max_pages * pg);
 
-			if (span > sizeof vec * (uintptr_t)page)
-				span = sizeof vec * (uintptr_t)page;
-			start = (top - span) & ~((uintptr_t)page - 1);
-			if (mincore((void *)start, top - start, vec) == 0)
-				for (size_t i = 0; i < (top - start) / (uintptr_t)page; i++)
+			/* from the top down, a chunk at a time: the main thread's stack is reported at its
+			 * rlimit size but mapped only as deep as it has grown, and mincore fails on a hole */
+			for (uintptr_t end = top; end > bottom; end -= chunk) {
+				uintptr_t start = end - chunk < bottom || end - chunk > end ? bottom : end - chunk;
+
+				if (mincore((void *)start, end - start, vec) != 0) {
+					/* the hole is in this chunk: count page by page down to it */
+					for (uintptr_t p = end - pg; p >= start; p -= pg) {
+						if (mincore((void *)p, pg, vec) != 0)
+							break;
+						stack_bytes += (vec[0] & 1) ? page : 0;
+					}
+					break;
+				}
+				for (size_t i = 0; i < (end - start) / pg; i++)
 					stack_bytes += (vec[i] & 1) ? page : 0;
+				if (start == bottom)
+					break;
+			}
 		}
 		pthread_attr_destroy(&attr);
 	}

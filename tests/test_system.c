@@ -1,0 +1,649 @@
+/*
+ * test_system.c - `system` and `threads` tell the truth: their figures are cross-checked against
+ * /proc, getrusage, getrlimit and `ps`, first by calling the commands in this process (no agent
+ * running), then over the socket of a real host process (tests/host) started for the test.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gnu/libc-version.h>
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "client.h"
+#include "command.h"
+#include "proc.h"
+#include "sonde.h"
+
+void proc_set_libproc2_soname(const char *soname);
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+static int maps_mention(pid_t pid, const char *what)
+{
+	char path[64], line[4096];
+	FILE *f;
+	int found = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strstr(line, what) != NULL)
+			found = 1;
+	fclose(f);
+	return found;
+}
+
+/* A "Key:  value" line of /proc/PID/status, as a number. */
+static long long status_value(pid_t pid, const char *key)
+{
+	char path[64], buf[8192];
+	const char *p;
+	size_t klen = strlen(key);
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	assert_true(proc_read_small(AT_FDCWD, path, buf, sizeof buf) > 0);
+	for (p = buf; p != NULL && *p != '\0'; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, key, klen) == 0 && p[klen] == ':')
+			return strtoll(p + klen + 1, NULL, 10);
+	fail_msg("no %s in %s", key, path);
+	return -1;
+}
+
+/* Open descriptors counted without /proc: every fd that fcntl accepts. */
+static unsigned count_fds_fcntl(void)
+{
+	struct rlimit rl;
+	unsigned n = 0;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	for (rlim_t fd = 0; fd < rl.rlim_cur && fd < 65536; fd++)
+		if (fcntl((int)fd, F_GETFD) != -1)
+			n++;
+	return n;
+}
+
+/* Entries of /proc/PID/fd of another process (our listing fd is not among them). */
+static unsigned count_fd_dir(pid_t pid)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *e;
+	unsigned n = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (proc_parse_number_name(e->d_name) >= 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* `ps -o rss=,vsz=,nlwp= -p PID`: KiB, KiB, threads. */
+static void ps_figures(pid_t pid, long long *rss_kib, long long *vsz_kib, long long *nlwp)
+{
+	char cmd[96];
+	FILE *p;
+
+	snprintf(cmd, sizeof cmd, "ps -o rss=,vsz=,nlwp= -p %d", (int)pid);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%lld %lld %lld", rss_kib, vsz_kib, nlwp), 3);
+	assert_int_equal(pclose(p), 0);
+}
+
+static json_t *run_cmd(const char *name, const char *req_json)
+{
+	const struct command_entry *e = command_find(name);
+	struct cmd_error err = {0};
+	json_error_t jerr;
+	json_t *req = json_loads(req_json, 0, &jerr);
+	json_t *result = NULL;
+	int rc;
+
+	assert_non_null(e);
+	assert_non_null(req);
+	rc = e->exec(req, &result, &err);
+	if (rc != 0)
+		fail_msg("%s failed: %s: %s", name, err.code, err.message);
+	json_decref(req);
+	assert_non_null(result);
+	return result;
+}
+
+static struct cmd_error run_cmd_error(const char *name, const char *req_json)
+{
+	const struct command_entry *e = command_find(name);
+	struct cmd_error err = {0};
+	json_t *req = json_loads(req_json, 0, NULL);
+	json_t *result = NULL;
+
+	assert_non_null(e);
+	assert_non_null(req);
+	assert_int_equal(e->exec(req, &result, &err), -1);
+	assert_null(result);
+	assert_non_null(err.code);
+	json_decref(req);
+	return err;
+}
+
+static double jnum(const json_t *o, const char *path)
+{
+	const json_t *v = o;
+	char key[64];
+	const char *p = path;
+
+	while (*p != '\0') {
+		size_t l = strcspn(p, ".");
+		snprintf(key, sizeof key, "%.*s", (int)l, p);
+		v = json_object_get(v, key);
+		if (v == NULL)
+			fail_msg("no key %s in the reply", path);
+		p += l + (p[l] == '.');
+	}
+	if (!json_is_number(v))
+		fail_msg("%s is not a number", path);
+	return json_number_value(v);
+}
+
+static const char *jstr(const json_t *o, const char *group, const char *key)
+{
+	const json_t *v = json_object_get(json_object_get(o, group), key);
+
+	if (!json_is_string(v))
+		fail_msg("%s.%s is not a string", group, key);
+	return json_string_value(v);
+}
+
+/* Burn ms of CPU on this thread. */
+static void burn_ms(long ms)
+{
+	struct timespec a, b;
+	volatile unsigned long x = 0;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+	do {
+		for (int i = 0; i < 100000; i++)
+			x++;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+	} while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
+}
+
+/* ---- in-process ------------------------------------------------------------------------ */
+
+/* Runs first: nothing has loaded libproc2 yet, and a missing library is a clear error. */
+static void test_libproc2_missing_then_loaded_on_demand(void **state)
+{
+	struct cmd_error err;
+
+	(void)state;
+	assert_false(proc_libproc2_loaded());
+	assert_false(maps_mention(getpid(), "libproc2"));
+	proc_set_libproc2_soname("libproc2-not-installed.so.0");
+	err = run_cmd_error("system", "{}");
+	assert_string_equal(err.code, ERR_UNSUPPORTED);
+	assert_non_null(strstr(err.message, "libproc2-0"));
+	err = run_cmd_error("threads", "{}");
+	assert_string_equal(err.code, ERR_UNSUPPORTED);
+	assert_false(proc_libproc2_loaded());
+	proc_set_libproc2_soname(LIBPROC2_SONAME);
+	json_decref(run_cmd("system", "{}"));
+	assert_true(proc_libproc2_loaded());
+	assert_true(maps_mention(getpid(), "libproc2"));
+}
+
+static void test_system_in_process(void **state)
+{
+	json_t *r;
+	char exe[4096], host[256];
+	ssize_t n;
+	struct rusage ru;
+	struct rlimit rl;
+	uint64_t total, avail;
+	char meminfo[8192];
+	unsigned fds;
+
+	(void)state;
+	burn_ms(150);
+	fds = count_fds_fcntl();
+	r = run_cmd("system", "{}");
+	getrusage(RUSAGE_SELF, &ru);
+
+	assert_int_equal((pid_t)jnum(r, "process.pid"), getpid());
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	assert_true(n > 0);
+	exe[n] = '\0';
+	assert_string_equal(jstr(r, "process", "exe"), exe);
+	assert_non_null(strstr(jstr(r, "process", "cmdline"), "test_system"));
+	assert_true(json_array_size(json_object_get(json_object_get(r, "process"), "argv")) >= 1);
+	assert_int_equal((long long)jnum(r, "process.threads"), status_value(getpid(), "Threads"));
+	assert_int_equal((unsigned)jnum(r, "process.fds"), fds);
+	/* memory moves a little between two reads; rss within 1 MiB of status VmRSS */
+	assert_true(fabs(jnum(r, "process.rss_bytes") - 1024.0 * status_value(getpid(), "VmRSS")) <
+	            1048576.0);
+	assert_true(fabs(jnum(r, "process.vsz_bytes") - 1024.0 * status_value(getpid(), "VmSize")) <
+	            4 * 1048576.0);
+	/* CPU: /proc's tick-granular figure against getrusage's exact one */
+	assert_true(jnum(r, "process.cpu_user_s") + jnum(r, "process.cpu_sys_s") >= 0.1);
+	assert_true(fabs(jnum(r, "process.cpu_user_s") + jnum(r, "process.cpu_sys_s") -
+	                 ((double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	                  (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6)) < 0.05);
+	assert_true(jnum(r, "process.uptime_s") > 0.1 && jnum(r, "process.uptime_s") < 600);
+	/* no tick has run in this process: percentages are unknown, not zero */
+	assert_true(json_is_null(json_object_get(json_object_get(r, "process"), "cpu_user_pct")));
+
+	assert_int_equal(gethostname(host, sizeof host), 0);
+	assert_string_equal(jstr(r, "host", "hostname"), host);
+	assert_non_null(strstr(jstr(r, "host", "kernel"), "Linux"));
+	assert_int_equal((long)jnum(r, "host.cpus"), sysconf(_SC_NPROCESSORS_ONLN));
+	assert_true(proc_read_small(AT_FDCWD, "/proc/meminfo", meminfo, sizeof meminfo) > 0);
+	assert_int_equal(proc_parse_meminfo(meminfo, &total, &avail), 0);
+	assert_int_equal((uint64_t)jnum(r, "host.mem_total_bytes"), total);
+	assert_true(fabs(jnum(r, "host.mem_available_bytes") - (double)avail) < 64 * 1048576.0);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(r, "host"), "loadavg")), 3);
+
+	assert_string_equal(jstr(r, "agent", "version"), SONDE_VERSION);
+	assert_true(jnum(r, "agent.agent_mem_bytes") > 0);
+	assert_non_null(strstr(jstr(r, "agent", "agent_mem_source"), "mincore"));
+	assert_string_equal(jstr(r, "allocator", "name"), "glibc");
+	assert_string_equal(jstr(r, "allocator", "version"), gnu_get_libc_version());
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_int_equal((rlim_t)jnum(r, "limits.fds"), rl.rlim_cur);
+	assert_true(jnum(r, "limits.threads") > 1);
+	json_decref(r);
+}
+
+static void test_system_vs_ps(void **state)
+{
+	long long rss, vsz, nlwp;
+	json_t *r;
+
+	(void)state;
+	r = run_cmd("system", "{}");
+	ps_figures(getpid(), &rss, &vsz, &nlwp);
+	assert_int_equal((long long)jnum(r, "process.threads"), nlwp);
+	assert_true(fabs(jnum(r, "process.rss_bytes") / 1024.0 - (double)rss) < 1024.0);
+	assert_true(fabs(jnum(r, "process.vsz_bytes") / 1024.0 - (double)vsz) < 4096.0);
+	json_decref(r);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static pthread_barrier_t burned;
+
+/* Burn 200 ms of CPU, then wait (alive, idle) until the test has looked. */
+static void *burn_then_wait(void *arg)
+{
+	pthread_setname_np(pthread_self(), (const char *)arg);
+	burn_ms(200);
+	pthread_barrier_wait(&burned);
+	pthread_barrier_wait(&burned);
+	return NULL;
+}
+
+static const json_t *find_row(const json_t *rows, const char *key, long long value)
+{
+	size_t i;
+	const json_t *row;
+
+	json_array_foreach(rows, i, row)
+		if (json_integer_value(json_object_get(row, key)) == value)
+			return row;
+	return NULL;
+}
+
+static double row_cpu(const json_t *row)
+{
+	return jnum(row, "cpu_user_s") + jnum(row, "cpu_sys_s");
+}
+
+/* The main thread's row is its own (not the whole process's, libproc2's trap), per-thread CPU
+ * adds up to the process's, names and CPU shares come through. No thread has exited yet in
+ * this process, so the sum must match. */
+static void test_threads_in_process(void **state)
+{
+	pthread_t t[2];
+	json_t *r;
+	const json_t *rows, *row;
+	size_t i;
+	int saw_a = 0, saw_b = 0;
+	double sum = 0, process, main_cpu, one_tick = 1.0 / (double)proc_hertz();
+
+	(void)state;
+	assert_int_equal(pthread_barrier_init(&burned, NULL, 3), 0);
+	assert_int_equal(proc_probe.init(), 0);
+	assert_int_equal(pthread_create(&t[0], NULL, burn_then_wait, "burner-a"), 0);
+	assert_int_equal(pthread_create(&t[1], NULL, burn_then_wait, "burner-b"), 0);
+	burn_ms(150);
+	pthread_barrier_wait(&burned);
+	proc_probe.tick(now_ns());
+	assert_non_null(proc_latest());
+
+	r = run_cmd("threads", "{}");
+	main_cpu = thread_cpu_s();
+	rows = json_object_get(r, "rows");
+	assert_int_equal(json_array_size(rows), 3);
+	assert_int_equal((long long)jnum(r, "total"), 3);
+	json_array_foreach(rows, i, row) {
+		const char *name = json_string_value(json_object_get(row, "name"));
+		double cpu = row_cpu(row);
+
+		assert_non_null(name);
+		assert_non_null(json_string_value(json_object_get(row, "state")));
+		assert_true(json_is_integer(json_object_get(row, "processor")));
+		assert_true(json_is_number(json_object_get(row, "cpu_pct")));
+		assert_null(json_object_get(row, "agent")); /* no agent runs in this process */
+		if (strcmp(name, "burner-a") == 0 || strcmp(name, "burner-b") == 0) {
+			saw_a += name[7] == 'a';
+			saw_b += name[7] == 'b';
+			assert_true(fabs(cpu - 0.2) < 0.02 + 2 * one_tick);
+			assert_true(jnum(row, "cpu_pct") > 5.0);
+		}
+		if (i > 0)
+			assert_true(jnum(json_array_get(rows, i - 1), "tid") < jnum(row, "tid"));
+		sum += cpu;
+	}
+	assert_int_equal(saw_a, 1);
+	assert_int_equal(saw_b, 1);
+	row = find_row(rows, "tid", getpid());
+	assert_non_null(row);
+	assert_true(json_is_true(json_object_get(row, "main")));
+	/* the main thread's own CPU, not the process's (~0.55 s) */
+	assert_true(fabs(row_cpu(row) - main_cpu) < 0.02 + 2 * one_tick);
+	process = jnum(r, "process_cpu_user_s") + jnum(r, "process_cpu_sys_s");
+	assert_true(process > 0.5);
+	assert_true(fabs(sum - process) < 0.02 + 3 * one_tick);
+	assert_true(jnum(r, "exited_cpu_s") < 0.02 + 3 * one_tick);
+	json_decref(r);
+
+	pthread_barrier_wait(&burned);
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	pthread_barrier_destroy(&burned);
+	proc_probe.fini();
+}
+
+static void *burn_and_exit(void *arg)
+{
+	(void)arg;
+	burn_ms(200);
+	return NULL;
+}
+
+/* A thread that has exited leaves its CPU in the process's total: the reply says how much. */
+static void test_threads_exited_cpu(void **state)
+{
+	pthread_t t;
+	json_t *r;
+
+	(void)state;
+	r = run_cmd("threads", "{}");
+	double before = jnum(r, "exited_cpu_s");
+	json_decref(r);
+	assert_int_equal(pthread_create(&t, NULL, burn_and_exit, NULL), 0);
+	pthread_join(t, NULL);
+	r = run_cmd("threads", "{}");
+	assert_int_equal(json_array_size(json_object_get(r, "rows")), 1);
+	assert_true(jnum(r, "exited_cpu_s") - before > 0.15);
+	json_decref(r);
+}
+
+static void test_threads_sort_page_and_bad_arguments(void **state)
+{
+	pthread_t t[2];
+	json_t *r;
+	const json_t *rows;
+	struct cmd_error err;
+	static const char *const bad[] = {
+		"{\"sort\":\"bogus\"}", "{\"sort\":3}", "{\"order\":\"up\"}", "{\"limit\":-1}",
+		"{\"limit\":\"5\"}", "{\"offset\":-3}", "{\"colour\":\"red\"}",
+	};
+
+	(void)state;
+	assert_int_equal(pthread_barrier_init(&burned, NULL, 3), 0);
+	assert_int_equal(pthread_create(&t[0], NULL, burn_then_wait, "zeta"), 0);
+	assert_int_equal(pthread_create(&t[1], NULL, burn_then_wait, "alpha"), 0);
+	pthread_barrier_wait(&burned);
+
+	r = run_cmd("threads", "{\"sort\":\"cpu\",\"limit\":1}");
+	rows = json_object_get(r, "rows");
+	assert_int_equal(json_array_size(rows), 1);
+	assert_int_equal((long long)jnum(r, "total"), 3);
+	/* the main thread burned ~0.55 s in earlier tests: the most of all, and desc by default */
+	assert_int_equal((pid_t)jnum(json_array_get(rows, 0), "tid"), getpid());
+	json_decref(r);
+
+	r = run_cmd("threads", "{\"sort\":\"name\",\"offset\":1,\"limit\":5}");
+	rows = json_object_get(r, "rows");
+	assert_int_equal(json_array_size(rows), 2);
+	assert_true(strcmp(json_string_value(json_object_get(json_array_get(rows, 0), "name")),
+	                   json_string_value(json_object_get(json_array_get(rows, 1), "name"))) < 0);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1), "name")),
+	                    "zeta");
+	json_decref(r);
+
+	r = run_cmd("threads", "{\"offset\":10}");
+	assert_int_equal(json_array_size(json_object_get(r, "rows")), 0);
+	json_decref(r);
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		err = run_cmd_error("threads", bad[i]);
+		assert_string_equal(err.code, ERR_BAD_ARGUMENT);
+		assert_true(strlen(err.message) > 10);
+	}
+	err = run_cmd_error("system", "{\"verbose\":true}");
+	assert_string_equal(err.code, ERR_BAD_ARGUMENT);
+
+	pthread_barrier_wait(&burned);
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	pthread_barrier_destroy(&burned);
+}
+
+/* ---- over the socket of a real host ------------------------------------------------------ */
+
+struct host {
+	pid_t pid;
+	int in_fd;           /* closing it ends the host */
+	char path[256];
+	char dir[64];
+};
+
+/* Start tests/host with an agent in a private socket directory; wait for its "ready" line. */
+static void host_start(struct host *h, const char *threads, int busy)
+{
+	const char *top = getenv("top_builddir");
+	char exe[1024], line[512];
+	int in[2], out[2];
+	FILE *f;
+	long pid;
+
+	snprintf(exe, sizeof exe, "%s/tests/host", top != NULL ? top : BUILDDIR);
+	snprintf(h->dir, sizeof h->dir, "/tmp/sonde-test-system-XXXXXX");
+	assert_non_null(mkdtemp(h->dir));
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(out), 0);
+	h->pid = fork();
+	assert_true(h->pid >= 0);
+	if (h->pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		setenv("SONDE_DIR", h->dir, 1);
+		execl(exe, exe, "--threads", threads, busy ? "--busy" : "--name", busy ? NULL : "idle",
+		      (char *)NULL);
+		fprintf(stderr, "cannot run %s: %s\n", exe, strerror(errno));
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	h->in_fd = in[1];
+	f = fdopen(out[0], "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof line, f));
+	assert_int_equal(sscanf(line, "ready %ld %255s", &pid, h->path), 2);
+	assert_int_equal(pid, h->pid);
+	fclose(f);
+}
+
+static void host_stop(struct host *h)
+{
+	int status;
+
+	close(h->in_fd);
+	assert_int_equal(waitpid(h->pid, &status, 0), h->pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	rmdir(h->dir);
+}
+
+static json_t *host_request(struct client *c, const char *cmd)
+{
+	json_t *result = NULL;
+	char *code = NULL, *message = NULL;
+	int rc = client_request(c, cmd, NULL, 10000, &result, &code, &message);
+
+	if (rc != 0)
+		fail_msg("%s over the socket: %s %s", cmd, code ? code : "", message ? message : "");
+	return result;
+}
+
+/* Read a process's whole CPU from /proc/PID/stat, seconds. */
+static double process_cpu_s(pid_t pid)
+{
+	char path[64], line[1024];
+	struct proc_stat st;
+	ssize_t n;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	n = proc_read_small(AT_FDCWD, path, line, sizeof line);
+	assert_true(n > 0);
+	assert_int_equal(proc_parse_stat(line, (size_t)n, &st), 0);
+	return (double)(st.utime + st.stime) / (double)proc_hertz();
+}
+
+static void test_over_socket(void **state)
+{
+	struct host h;
+	struct client *c;
+	char *cause = NULL;
+	json_t *sys, *thr;
+	const json_t *rows, *row, *agent_row, *main_row;
+	long long rss, vsz, nlwp;
+	double sum = 0, pct_sum = 0, cpu_before, cpu_after, process;
+	size_t i;
+	pid_t agent_tid;
+
+	(void)state;
+	host_start(&h, "3", 1);
+	/* the agent has started and ticked, but nobody asked: libproc2 is not mapped */
+	usleep(1300 * 1000);
+	assert_false(maps_mention(h.pid, "libproc2"));
+	c = client_connect(h.path, 5000, &cause);
+	if (c == NULL)
+		fail_msg("connect %s: %s", h.path, cause);
+
+	cpu_before = process_cpu_s(h.pid);
+	sys = host_request(c, "system");
+	thr = host_request(c, "threads");
+	cpu_after = process_cpu_s(h.pid);
+	assert_true(maps_mention(h.pid, "libproc2"));
+	ps_figures(h.pid, &rss, &vsz, &nlwp);
+
+	/* system */
+	assert_int_equal((pid_t)jnum(sys, "process.pid"), h.pid);
+	assert_string_equal(jstr(sys, "process", "name"), "host");
+	assert_int_equal((long long)jnum(sys, "process.threads"), 5); /* main + 3 + agent */
+	assert_int_equal((long long)jnum(sys, "process.threads"), nlwp);
+	assert_int_equal((long long)jnum(sys, "process.threads"), status_value(h.pid, "Threads"));
+	assert_true(fabs(jnum(sys, "process.fds") - (double)count_fd_dir(h.pid)) <= 1);
+	assert_true(fabs(jnum(sys, "process.rss_bytes") / 1024.0 - (double)rss) < 1024.0);
+	assert_true(fabs(jnum(sys, "process.vsz_bytes") / 1024.0 - (double)vsz) < 4096.0);
+	process = jnum(sys, "process.cpu_user_s") + jnum(sys, "process.cpu_sys_s");
+	assert_true(process >= cpu_before - 0.011 && process <= cpu_after + 0.011);
+	assert_true(jnum(sys, "process.cpu_user_pct") > 20.0); /* three busy threads */
+	assert_true(jnum(sys, "agent.clients") >= 1);
+	assert_int_equal((long long)jnum(sys, "agent.interval_ms"), 1000);
+	assert_true(jnum(sys, "agent.agent_cpu_s") >= 0 && jnum(sys, "agent.agent_cpu_s") < process);
+	agent_tid = (pid_t)jnum(sys, "agent.agent_tid");
+	assert_true(agent_tid > 0 && agent_tid != h.pid);
+
+	/* threads */
+	rows = json_object_get(thr, "rows");
+	assert_int_equal(json_array_size(rows), 5);
+	main_row = find_row(rows, "tid", h.pid);
+	agent_row = find_row(rows, "tid", agent_tid);
+	assert_non_null(main_row);
+	assert_non_null(agent_row);
+	assert_true(json_is_true(json_object_get(main_row, "main")));
+	assert_null(json_object_get(main_row, "agent"));
+	assert_true(json_is_true(json_object_get(agent_row, "agent")));
+	assert_null(json_object_get(agent_row, "main"));
+	json_array_foreach(rows, i, row) {
+		sum += row_cpu(row);
+		pct_sum += jnum(row, "cpu_pct");
+	}
+	process = jnum(thr, "process_cpu_user_s") + jnum(thr, "process_cpu_sys_s");
+	/* three threads burn CPU while five stat files are read: a few ticks of drift at most */
+	assert_true(fabs(sum - process) < 0.05 + 5.0 / (double)proc_hertz());
+	/* the main thread of the host sleeps in poll(): its own row is far below the process */
+	assert_true(row_cpu(main_row) < 0.25 * process);
+	/* shares from the same tick add up to the process's share over that interval */
+	assert_true(fabs(pct_sum - (jnum(sys, "process.cpu_user_pct") +
+	                            jnum(sys, "process.cpu_sys_pct"))) < 15.0);
+
+	json_decref(sys);
+	json_decref(thr);
+	client_close(c);
+	host_stop(&h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_libproc2_missing_then_loaded_on_demand),
+		cmocka_unit_test(test_system_in_process),
+		cmocka_unit_test(test_system_vs_ps),
+		cmocka_unit_test(test_threads_in_process),
+		cmocka_unit_test(test_threads_exited_cpu),
+		cmocka_unit_test(test_threads_sort_page_and_bad_arguments),
+		cmocka_unit_test(test_over_socket),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
