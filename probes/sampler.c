@@ -44,7 +44,9 @@ const struct sampler_series_info sampler_series_info[SS_COUNT] = {
 	[SS_SPAWN_PER_S] = {"spawn_per_s", "1/s", "tasks spawned per second over the interval", 1},
 	[SS_EXIT_PER_S] = {"exit_per_s", "1/s", "tasks exited per second over the interval", 1},
 	[SS_REDUCTIONS_PER_S] = {"reductions_per_s", "1/s",
-	                         "reductions (work units) per second over the interval, all tasks", 1},
+	                         "reductions (work units) per second over the interval: the change of "
+	                         "the registry's reductions total; unknown when it fell (tasks exited "
+	                         "with their counts)", 1},
 	[SS_QUEUE] = {"queue", "count", "total queue length over live tasks", 0},
 	[SS_RESTARTS_PER_S] = {"restarts_per_s", "1/s", "task restarts per second over the interval", 1},
 	[SS_TASK_MEMORY] = {"task_memory_bytes", "bytes", "memory accounted to live tasks", 0},
@@ -330,7 +332,8 @@ void sampler_collect(uint64_t now_ns)
 	s->interval_ms = interval_ms;
 
 	pt = proc_latest();
-	if (pt != NULL && now_ns - pt->at_ns <= (uint64_t)interval_ms * 500000u) {
+	if (pt != NULL &&
+	    (pt->at_ns >= now_ns || now_ns - pt->at_ns <= (uint64_t)interval_ms * 500000u)) {
 		s->v[SS_CPU_USER_PCT] = pt->cpu_user_pct;
 		s->v[SS_CPU_SYS_PCT] = pt->cpu_sys_pct;
 		s->v[SS_CPU_PCT] = pt->cpu_user_pct + pt->cpu_sys_pct;

@@ -12,13 +12,19 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "agent.h"
 #include "command.h"
+#include "proc.h"
 #include "proto.h"
+#include "registry.h"
 #include "sampler.h"
+#include "sonde.h"
 
 extern const struct command_entry cmd_history_entry;
 
@@ -432,6 +438,62 @@ static void test_no_ring(void **state)
 	assert_string_equal(err.code, ERR_UNSUPPORTED);
 }
 
+/* The collector over the real probes: what proc and the registry measured lands in the sample,
+ * totals become rates over the real elapsed time, and the first sample has no rates. */
+static void test_collect_real_probes(void **state)
+{
+	struct sonde_task_spec spec = {.name = "collect", .initial_call = __func__};
+	const struct sampler_sample *s1, *s2;
+	sonde_task *tasks[5];
+	uint64_t t1, t2;
+	int main_seen = 0;
+
+	(void)state;
+	assert_int_equal(sampler_ring_init(8, BASE), 0);
+	assert_int_equal(proc_probe.init(), 0);
+	t1 = agent_now_ns();
+	proc_probe.tick(t1);
+	registry_probe.tick(t1);
+	sampler_collect(t1);
+	s1 = sampler_get(BASE + 1);
+	assert_non_null(s1);
+	assert_true(isnan(s1->v[SS_SPAWN_PER_S]));          /* no previous totals yet */
+	assert_true(isnan(s1->v[SS_REDUCTIONS_PER_S]));
+
+	for (int i = 0; i < 5; i++) {
+		tasks[i] = sonde_task_spawn(&spec);
+		assert_non_null(tasks[i]);
+		sonde_task_work(tasks[i], 1000);
+		sonde_task_queue(tasks[i], 2);
+	}
+	usleep(200000);
+	t2 = agent_now_ns();
+	proc_probe.tick(t2);
+	registry_probe.tick(t2);
+	sampler_collect(t2);
+	s2 = sampler_get(BASE + 2);
+	assert_non_null(s2);
+	assert_int_equal(s2->gap, SAMPLER_GAP_NONE);
+	assert_true(s2->v[SS_TASKS] >= 5);
+	assert_true(s2->v[SS_QUEUE] >= 10);
+	/* 5 spawns and 5000 reductions over ~0.2 s */
+	assert_true(s2->v[SS_SPAWN_PER_S] > 5 / 0.5 && s2->v[SS_SPAWN_PER_S] < 5 / 0.15);
+	assert_true(s2->v[SS_REDUCTIONS_PER_S] > 5000 / 0.5);
+	assert_true(s2->v[SS_RSS_BYTES] > 0);
+	assert_true(s2->v[SS_THREADS] >= 1);
+	assert_true(s2->v[SS_FDS] >= 3);
+	assert_false(isnan(s2->v[SS_CPU_PCT]));
+	assert_true(s2->nthreads >= 1 && s2->nthreads <= SAMPLER_THREAD_SLOTS);
+	for (unsigned i = 0; i < s2->nthreads; i++)
+		if (s2->threads[i].tid == (int32_t)getpid())
+			main_seen = 1;
+	assert_true(main_seen);
+	for (int i = 0; i < 5; i++)
+		sonde_task_exit(tasks[i], NULL);
+	proc_probe.fini();
+	sampler_ring_fini();
+}
+
 /* Two incarnations draw different bases, so one's cursor is refused by the other. */
 static void test_random_base(void **state)
 {
@@ -467,6 +529,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_history_on_the_wire, setup_ring5, teardown_ring),
 		cmocka_unit_test_setup_teardown(test_no_ring, setup_ring5, teardown_ring),
 		cmocka_unit_test(test_random_base),
+		cmocka_unit_test(test_collect_real_probes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
