@@ -251,6 +251,13 @@ static void test_map_color(void **state)
 	assert_int_equal(theme_map_color(196, 8), COLOR_RED);
 	assert_int_equal(theme_map_color(12, 8), COLOR_BLUE);
 	assert_int_equal(theme_map_color(THEME_COLOR_RGB_FLAG | 0x0000ff, 256), 21);
+	/* Direct colour: ANSI 0-7 as they are, everything else as 0xRRGGBB. */
+	assert_int_equal(theme_map_color(COLOR_YELLOW, 1 << 24), COLOR_YELLOW);
+	assert_int_equal(theme_map_color(221, 1 << 24), 0xffd75f);
+	assert_int_equal(theme_map_color(12, 1 << 24), 0x5c5cff);
+	assert_int_equal(theme_map_color(THEME_COLOR_RGB_FLAG | 0xffd75f, 1 << 24), 0xffd75f);
+	assert_int_equal(theme_map_color(THEME_COLOR_RGB_FLAG | 0x000003, 1 << 24), COLOR_BLACK);
+	assert_int_equal(theme_map_color(THEME_COLOR_DEFAULT, 1 << 24), -1);
 	for (int c = 0; c < 256; c++) {
 		assert_in_range(theme_map_color(c, 8), 0, 7);
 		assert_in_range(theme_map_color(c, 16), 0, 15);
@@ -436,6 +443,50 @@ static void test_init_eight_colors(void **state)
 	delscreen(s);
 }
 
+/* A direct-colour terminal (like TERM=xterm-direct) gets the theme's exact RGB values. The
+ * terminfo entry is compiled here with tic, since Debian ships xterm-direct only in
+ * ncurses-term. */
+static void test_init_direct_color(void **state)
+{
+	char dir[] = "/tmp/sonde-test-terminfo-XXXXXX", src[512], cmd[1200];
+	char *warning = NULL;
+	int fg, bg;
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(src, sizeof src, "%s/direct.ti", dir);
+	FILE *f = fopen(src, "w");
+	assert_non_null(f);
+	fputs("sonde-test-direct|direct colour terminal for sonde's tests,\n"
+	      "\tam, cols#80, lines#24, colors#0x1000000, pairs#0x10000,\n"
+	      "\top=\\E[39;49m, sgr0=\\E[m, bold=\\E[1m, rev=\\E[7m,\n"
+	      "\tsetaf=\\E[%?%p1%{8}%<%t3%p1%d%e38:2::%p1%{65536}%/%d:%p1%{256}%/%{255}%&%d:"
+	      "%p1%{255}%&%d%;m,\n"
+	      "\tsetab=\\E[%?%p1%{8}%<%t4%p1%d%e48:2::%p1%{65536}%/%d:%p1%{256}%/%{255}%&%d:"
+	      "%p1%{255}%&%d%;m,\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "tic -x -o '%s' '%s' 2>/dev/null", dir, src);
+	if (system(cmd) != 0) {
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+		assert_int_equal(system(cmd), 0);
+		skip();                                 /* no tic: nothing to test against */
+	}
+	setenv("TERMINFO", dir, 1);
+	unsetenv("NO_COLOR");
+	SCREEN *s = test_screen("sonde-test-direct");
+	assert_true(COLORS > 256);
+	assert_int_equal(theme_init("default", 0, &warning), 0);
+	assert_int_equal(extended_pair_content(PAIR_NUMBER(theme_attr(TH_SELECTED)), &fg, &bg), OK);
+	assert_int_equal(fg, COLOR_BLACK);
+	assert_int_equal(bg, 0xffd75f);
+	assert_int_equal(extended_pair_content(PAIR_NUMBER(theme_attr(TH_DIM)), &fg, &bg), OK);
+	assert_int_equal(fg, 0x808080);             /* colour 244 */
+	endwin();
+	delscreen(s);
+	unsetenv("TERMINFO");
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -454,6 +505,7 @@ int main(void)
 		cmocka_unit_test(test_init_applies_pairs),
 		cmocka_unit_test(test_init_no_color),
 		cmocka_unit_test(test_init_eight_colors),
+		cmocka_unit_test(test_init_direct_color),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -536,11 +536,19 @@ static long theme_rgb_distance(int32_t a, int32_t b)
 
 /* Nearest terminal colour: exact index when the terminal has it, else by RGB distance among
  * the 8, 16 or 256 colours it does have (the 256 search skips the 16 system colours, whose
- * look each terminal redefines). */
+ * look each terminal redefines). A direct-colour terminal (more than 256 colours, e.g.
+ * TERM=xterm-direct) takes 0-7 as the ANSI colours and anything else as 0xRRGGBB. */
 int theme_map_color(int32_t color, int ncolors)
 {
 	if (color == THEME_COLOR_DEFAULT || ncolors < 8)
 		return -1;
+	if (ncolors > 256) {
+		if (!(color & THEME_COLOR_RGB_FLAG) && color < 8)
+			return color;
+		int32_t rgb = color & THEME_COLOR_RGB_FLAG ? color & 0xffffff
+		                                           : theme_xterm_rgb(color & 255);
+		return rgb < 8 ? COLOR_BLACK : rgb;  /* 1..7 would read as ANSI red..white */
+	}
 	if (!(color & THEME_COLOR_RGB_FLAG) && color < ncolors && color < 256)
 		return color;
 	int32_t rgb = color & THEME_COLOR_RGB_FLAG ? color & 0xffffff : theme_xterm_rgb(color & 255);
@@ -604,7 +612,9 @@ static void theme_apply(const struct theme *t, int colors)
 			if (bg < 0)
 				bg = COLOR_BLACK;
 		}
-		if (r + 1 < COLOR_PAIRS && init_pair((short)(r + 1), (short)fg, (short)bg) == OK)
+		int paired = COLORS > 256 ? init_extended_pair(r + 1, fg, bg)
+		                          : init_pair((short)(r + 1), (short)fg, (short)bg);
+		if (r + 1 < COLOR_PAIRS && paired == OK)
 			theme_attrs[r] = (int)COLOR_PAIR(r + 1) | theme_curses_attrs(st->attrs);
 		else
 			theme_attrs[r] = theme_curses_attrs(st->attrs | theme_mono_builtin.style[r].attrs);

@@ -109,7 +109,8 @@ int theme_find(const char *name, const char *user, const char *installed,
 
 /* The terminal colour (0..ncolors-1, or -1 for default) closest to a theme colour, for a
  * terminal with ncolors colours (8, 16, 88, 256...). Indexed colours beyond ncolors are mapped
- * by their RGB value too. */
+ * by their RGB value too. A direct-colour terminal (ncolors > 256) gets 0-7 as themselves and
+ * every other colour as its 0xRRGGBB value. */
 int theme_map_color(int32_t color, int ncolors);
 
 /* 1 when the codeset name (nl_langinfo(CODESET)) is UTF-8 in any spelling. */
