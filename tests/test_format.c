@@ -117,6 +117,7 @@ static void test_duration_forms(void **state)
 	(void)state;
 	expect_form(fmt_duration, 0, "0 ms");
 	expect_form(fmt_duration, 0.0004, "<1 ms");
+	expect_form(fmt_duration, -0.0004, "0 ms");
 	expect_form(fmt_duration, 0.29, "290 ms");
 	expect_form(fmt_duration, 0.95, "950 ms");
 	expect_form(fmt_duration, 0.9996, "999 ms");

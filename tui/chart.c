@@ -74,6 +74,7 @@ void chart_scale_update(struct chart_scale *s, const struct chart_series *series
 	}
 }
 
+/* Braille packs two samples in a cell column; the other sets one. */
 int chart_samples_per_column(enum chart_symbols symbols)
 {
 	return symbols == CHART_BRAILLE ? 2 : 1;
@@ -341,6 +342,7 @@ const char *chart_yaxis_label(char *buf, size_t size, int row, int height,
 	return buf;
 }
 
+/* Size the axis column to its widest label, so the chart beside it never shifts mid-label. */
 int chart_yaxis_width(int height, const struct chart_scale *scale, chart_format_fn fmt)
 {
 	int widest = 0;
@@ -353,6 +355,7 @@ int chart_yaxis_width(int height, const struct chart_scale *scale, chart_format_
 	return widest;
 }
 
+/* The labels of chart_yaxis_label, right-aligned against the chart, in the dim role. */
 void chart_draw_yaxis(WINDOW *w, int y, int x, int height, int width,
                       const struct chart_scale *scale, chart_format_fn fmt)
 {
@@ -449,6 +452,7 @@ const char *chart_time_axis(char *buf, size_t size, int width, double span_s)
 	return buf;
 }
 
+/* chart_time_axis on screen, under the chart, in the dim role. */
 void chart_draw_time_axis(WINDOW *w, int y, int x, int width, double span_s)
 {
 	char line[1024];

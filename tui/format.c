@@ -161,8 +161,8 @@ const char *fmt_duration(char *buf, size_t size, double seconds)
 	/* 1e-9 absorbs binary noise such as 0.29 * 1000 = 289.99999999999997. */
 	double ms = floor(s * 1000.0 + 1e-9);
 	if (ms < 1000.0) {
-		if (ms == 0.0 && s > 0.0)
-			snprintf(buf, size, "%s<1 ms", sign);
+		if (ms == 0.0 && seconds > 0.0)
+			snprintf(buf, size, "<1 ms");
 		else
 			snprintf(buf, size, "%s%.0f ms", ms == 0.0 ? "" : sign, ms);
 	} else if (s < 60.0) {

@@ -682,6 +682,7 @@ int theme_attr(enum theme_role role)
 	return theme_attrs[role];
 }
 
+/* Whether widgets must draw with ASCII only (boxes, charts, markers). */
 int theme_ascii(void)
 {
 	return theme_ascii_mode;
