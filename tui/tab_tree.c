@@ -1,0 +1,553 @@
+/*
+ * tab_tree.c - the Tree tab: the supervision tree the application declared, as a collapsible
+ * tree (observer's Applications tab), each node with kind/strategy, status, restarts and the
+ * memory and reductions of its whole subtree.
+ *
+ * The agent answers `tree` breadth first within a node budget, so the upper levels are always
+ * whole; a node whose children were not all sent says how many are missing. Collapsing and
+ * expanding is local (no request), and the selection stays on the same task across refreshes.
+ * A node whose restart count rose since the previous refresh is a restart storm in progress:
+ * it is drawn in the critical colour with the increase, for a few refreshes.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fetch.h"
+#include "format.h"
+#include "keys.h"
+#include "table.h"
+#include "tabs.h"
+#include "theme.h"
+#include "ui.h"
+
+#define TREE_DEPTH 16            /* levels asked for */
+#define TREE_LIMIT 5000          /* nodes asked for (the agent's budget) */
+#define TREE_MAX_ROWS 6000       /* flattened rows kept (nodes + "more" rows) */
+#define TREE_WIDE 100            /* a node with more children starts collapsed */
+#define TREE_MAX_STATE 4096      /* nodes whose expansion the user chose */
+#define TREE_STORM_S 5.0         /* how long a restart increase stays highlighted */
+#define TREE_MAX_DEPTH 64
+
+enum tree_col { COL_TREE, COL_ID, COL_KIND, COL_STATUS, COL_RESTARTS, COL_MEM, COL_REDS,
+	COL_KIDS, COL_COUNT };
+
+static const struct table_column tree_columns[COL_COUNT] = {
+	[COL_TREE] = {"TREE", 16, 30, 3, 10, TABLE_LEFT},
+	[COL_ID] = {"ID", 7, 8, 0, 8, TABLE_RIGHT},
+	[COL_KIND] = {"KIND", 6, 18, 0, 5, TABLE_LEFT},
+	[COL_STATUS] = {"STATUS", 7, 8, 0, 4, TABLE_LEFT},
+	[COL_RESTARTS] = {"RESTARTS", 8, 10, 0, 9, TABLE_RIGHT},
+	[COL_MEM] = {"SUB MEM", 9, 9, 0, 7, TABLE_RIGHT},
+	[COL_REDS] = {"SUB REDS", 8, 8, 0, 6, TABLE_RIGHT},
+	[COL_KIDS] = {"CHILDREN", 8, 8, 0, 3, TABLE_RIGHT},
+};
+
+struct tree_row {
+	const json_t *node;        /* NULL for a "N more not shown" row */
+	uint64_t id;
+	int depth;
+	int expanded, has_kids;
+	long more;                 /* for a "more" row: how many */
+	char prefix[TREE_MAX_DEPTH * 3 + 8]; /* branch glyphs */
+};
+
+/* The user's choice for one node. */
+struct tree_choice {
+	uint64_t id;
+	int expanded;
+};
+
+/* Restart counts seen, for storm detection. */
+struct tree_restart {
+	uint64_t id;
+	double restarts;
+	double rose_at;            /* monotonic seconds of the last increase, or -1 */
+	double rose_by;
+};
+
+static struct {
+	struct tree_row rows[TREE_MAX_ROWS];
+	size_t nrows;
+	long sel, top;
+	uint64_t sel_id;
+	struct tree_choice choice[TREE_MAX_STATE];
+	size_t nchoice;
+	struct tree_restart *restarts;
+	size_t nrestarts, caprestarts;
+	uint64_t seen_seq;
+	int widths[COL_COUNT];
+	int page;
+} tree;
+
+/* ---- expansion state ---------------------------------------------------------------------- */
+
+static struct tree_choice *tree_choice_find(uint64_t id)
+{
+	for (size_t i = 0; i < tree.nchoice; i++)
+		if (tree.choice[i].id == id)
+			return &tree.choice[i];
+	return NULL;
+}
+
+/* Is a node expanded: the user's choice, else expanded unless it is very wide. */
+static int tree_is_expanded(const json_t *node, uint64_t id)
+{
+	const struct tree_choice *c = tree_choice_find(id);
+
+	if (c != NULL)
+		return c->expanded;
+	return ui_num(node, "child_count") <= TREE_WIDE;
+}
+
+static void tree_set_expanded(uint64_t id, int expanded)
+{
+	struct tree_choice *c = tree_choice_find(id);
+
+	if (c == NULL && tree.nchoice < TREE_MAX_STATE) {
+		c = &tree.choice[tree.nchoice++];
+		c->id = id;
+	}
+	if (c != NULL)
+		c->expanded = expanded;
+}
+
+/* ---- restart storms ---------------------------------------------------------------------- */
+
+static struct tree_restart *tree_restart_find(uint64_t id)
+{
+	for (size_t i = 0; i < tree.nrestarts; i++)
+		if (tree.restarts[i].id == id)
+			return &tree.restarts[i];
+	return NULL;
+}
+
+/* Record a node's restart count from a new reply; note when it rose. */
+static void tree_restart_note(uint64_t id, double restarts, double now)
+{
+	struct tree_restart *r = tree_restart_find(id);
+
+	if (isnan(restarts))
+		return;
+	if (r == NULL) {
+		if (tree.nrestarts == tree.caprestarts) {
+			size_t cap = tree.caprestarts ? tree.caprestarts * 2 : 256;
+			struct tree_restart *grown = realloc(tree.restarts, cap * sizeof *grown);
+
+			if (grown == NULL)
+				return;
+			tree.restarts = grown;
+			tree.caprestarts = cap;
+		}
+		r = &tree.restarts[tree.nrestarts++];
+		*r = (struct tree_restart){id, restarts, -1, 0};
+		return;
+	}
+	if (restarts > r->restarts) {
+		r->rose_at = now;
+		r->rose_by = restarts - r->restarts;
+	}
+	r->restarts = restarts;
+}
+
+/* How much a node's restarts rose recently (0: no storm). */
+static double tree_storm(uint64_t id, double now)
+{
+	const struct tree_restart *r = tree_restart_find(id);
+
+	return r != NULL && r->rose_at >= 0 && now - r->rose_at < TREE_STORM_S ? r->rose_by : 0;
+}
+
+/* Walk a reply's nodes to record restart counts (every node, shown or collapsed). */
+static void tree_restart_walk(const json_t *nodes, double now, int depth)
+{
+	for (size_t i = 0; i < json_array_size(nodes) && depth < TREE_MAX_DEPTH; i++) {
+		const json_t *n = json_array_get(nodes, i);
+
+		tree_restart_note((uint64_t)json_integer_value(json_object_get(n, "id")),
+		                  ui_num(n, "restarts"), now);
+		tree_restart_walk(json_object_get(n, "children"), now, depth + 1);
+	}
+}
+
+/* ---- flattening -------------------------------------------------------------------------- */
+
+/* Append the visible rows of nodes (depth first), with branch glyphs from the ancestors. */
+static void tree_flatten(const json_t *nodes, int depth, const char *prefix, long truncated)
+{
+	int ascii = theme_ascii();
+	size_t n = json_array_size(nodes);
+
+	for (size_t i = 0; i < n && tree.nrows < TREE_MAX_ROWS; i++) {
+		const json_t *node = json_array_get(nodes, i);
+		struct tree_row *r = &tree.rows[tree.nrows++];
+		int last = i + 1 == n && truncated <= 0;
+		char child_prefix[sizeof r->prefix];
+
+		r->node = node;
+		r->id = (uint64_t)json_integer_value(json_object_get(node, "id"));
+		r->depth = depth;
+		r->has_kids = ui_num(node, "child_count") > 0;
+		r->expanded = r->has_kids && tree_is_expanded(node, r->id);
+		r->more = 0;
+		snprintf(r->prefix, sizeof r->prefix, "%s%s", prefix,
+		         depth == 0 ? "" : last ? (ascii ? "`-" : "└─") : (ascii ? "|-" : "├─"));
+		snprintf(child_prefix, sizeof child_prefix, "%s%s", prefix,
+		         depth == 0 ? "" : last ? "  " : (ascii ? "| " : "│ "));
+		if (r->expanded && depth + 1 < TREE_MAX_DEPTH)
+			tree_flatten(json_object_get(node, "children"), depth + 1, child_prefix,
+			             (long)ui_num(node, "truncated"));
+	}
+	if (truncated > 0 && tree.nrows < TREE_MAX_ROWS) {
+		struct tree_row *r = &tree.rows[tree.nrows++];
+
+		memset(r, 0, sizeof *r);
+		r->depth = depth;
+		r->more = truncated;
+		snprintf(r->prefix, sizeof r->prefix, "%s%s", prefix, ascii ? "`-" : "└─");
+	}
+}
+
+/* Rebuild the rows from the latest reply and keep the selection on the same task. */
+static void tree_rebuild(struct ui *ui)
+{
+	const struct fetch_reply *r = fetch_get(ui->fetch, "tree");
+
+	tree.nrows = 0;
+	if (r == NULL || r->result == NULL)
+		return;
+	tree_flatten(json_object_get(r->result, "roots"), 0, "",
+	             (long)ui_num(r->result, "truncated"));
+	if (tree.sel_id != 0)
+		for (size_t i = 0; i < tree.nrows; i++)
+			if (tree.rows[i].id == tree.sel_id) {
+				tree.sel = (long)i;
+				break;
+			}
+	if (tree.sel >= (long)tree.nrows)
+		tree.sel = (long)tree.nrows - 1;
+	if (tree.sel < 0)
+		tree.sel = 0;
+	if (tree.nrows > 0)
+		tree.sel_id = tree.rows[tree.sel].id;
+}
+
+/* Keep the selection on screen. */
+static void tree_clamp(void)
+{
+	long page = tree.page > 0 ? tree.page : 1;
+
+	if (tree.sel >= (long)tree.nrows)
+		tree.sel = (long)tree.nrows - 1;
+	if (tree.sel < 0)
+		tree.sel = 0;
+	if (tree.sel < tree.top)
+		tree.top = tree.sel;
+	if (tree.sel >= tree.top + page)
+		tree.top = tree.sel - page + 1;
+	if (tree.top > (long)tree.nrows - page)
+		tree.top = (long)tree.nrows - page;
+	if (tree.top < 0)
+		tree.top = 0;
+	if (tree.nrows > 0)
+		tree.sel_id = tree.rows[tree.sel].id;
+}
+
+/* ---- fetch and draw ---------------------------------------------------------------------- */
+
+static void tree_fetch(struct ui *ui)
+{
+	const struct fetch_reply *r = fetch_get(ui->fetch, "tree");
+
+	if (r != NULL && r->seq != tree.seen_seq) {
+		tree.seen_seq = r->seq;
+		if (r->result != NULL)
+			tree_restart_walk(json_object_get(r->result, "roots"), ui->now_s, 0);
+	}
+	tree.page = ui->body_h - 2 > 1 ? ui->body_h - 2 : 1;
+	fetch_want(ui->fetch, "tree", "tree",
+	           json_pack("{s:i, s:i}", "depth", TREE_DEPTH, "limit", TREE_LIMIT));
+}
+
+static void tree_draw_row(struct ui *ui, WINDOW *w, int y, int width, const struct tree_row *r,
+                          int selected)
+{
+	char cell[COL_COUNT][320], a[FMT_SIZE];
+	const json_t *n = r->node;
+	double storm = r->node != NULL ? tree_storm(r->id, ui->now_s) : 0;
+	int x = 0;
+
+	memset(cell, 0, sizeof cell);
+	if (n == NULL) {
+		snprintf(cell[COL_TREE], sizeof cell[0], "%s %ld more not shown (the agent's "
+		         "node budget)", r->prefix, r->more);
+	} else {
+		const char *mark = !r->has_kids ? (theme_ascii() ? "  " : "  ")
+		                   : r->expanded ? (theme_ascii() ? "- " : "▾ ")
+		                                 : (theme_ascii() ? "+ " : "▸ ");
+
+		snprintf(cell[COL_TREE], sizeof cell[0], "%s%s%s", r->prefix, mark,
+		         ui_str(n, "name", "?"));
+		snprintf(cell[COL_ID], sizeof cell[0], "%llu", (unsigned long long)r->id);
+		if (json_is_string(json_object_get(n, "strategy")))
+			snprintf(cell[COL_KIND], sizeof cell[0], "%s",
+			         ui_str(n, "strategy", ""));
+		else
+			snprintf(cell[COL_KIND], sizeof cell[0], "%s", ui_str(n, "kind", "?"));
+		snprintf(cell[COL_STATUS], sizeof cell[0], "%s", ui_str(n, "status", "?"));
+		if (storm > 0)
+			snprintf(cell[COL_RESTARTS], sizeof cell[0], "%s+%.0f %s",
+			         theme_ascii() ? "^" : "▲", storm, fmt_count(a, sizeof a,
+			                                                      ui_num(n, "restarts")));
+		else
+			fmt_count(cell[COL_RESTARTS], sizeof cell[0], ui_num(n, "restarts"));
+		fmt_bytes(cell[COL_MEM], sizeof cell[0], ui_num(n, "memory"));
+		fmt_count(cell[COL_REDS], sizeof cell[0], ui_num(n, "reductions"));
+		fmt_count(cell[COL_KIDS], sizeof cell[0], ui_num(n, "child_count"));
+	}
+	int base = selected ? TH_SELECTED : storm > 0 ? TH_CRITICAL : TH_DEFAULT;
+	if (selected || storm > 0) {
+		wattron(w, theme_attr(base));
+		mvwhline(w, y, 0, ' ', width);
+		wattroff(w, theme_attr(base));
+	}
+	for (int c = 0; c < COL_COUNT; c++) {
+		int role = base;
+
+		if (tree.widths[c] <= 0)
+			continue;
+		if (base == TH_DEFAULT) {
+			if (n == NULL || c == COL_ID)
+				role = TH_DIM;
+			else if (c == COL_KIND && json_is_string(json_object_get(n, "strategy")))
+				role = TH_OK;
+			else if (c == COL_RESTARTS && ui_num(n, "restarts") > 0)
+				role = TH_WARNING;
+		}
+		wattron(w, theme_attr(role));
+		table_draw_cell(w, y, x, tree.widths[c], tree_columns[c].align, cell[c]);
+		wattroff(w, theme_attr(role));
+		x += tree.widths[c] + TABLE_GAP;
+	}
+}
+
+static void tree_draw(struct ui *ui, WINDOW *w, int height, int width)
+{
+	const struct fetch_reply *r = fetch_get(ui->fetch, "tree");
+	char buf[300], a[FMT_SIZE], b[FMT_SIZE];
+
+	table_layout(tree_columns, COL_COUNT, width, tree.widths);
+	tree_rebuild(ui);
+	tree_clamp();
+	if (r == NULL || r->result == NULL) {
+		ui_draw_waiting(ui, w, "the supervision tree", r != NULL ? r->error : NULL);
+		return;
+	}
+	snprintf(buf, sizeof buf, "%s live tasks, %s nodes shown%s",
+	         fmt_count(a, sizeof a, ui_num(r->result, "total")),
+	         fmt_count(b, sizeof b, ui_num(r->result, "nodes")),
+	         strcmp(ui_str(r->result, "source", ""), "threads") == 0
+	                 ? " - no tasks declared: the process and its threads" : "");
+	ui_put(w, 0, 0, width, TH_HEADER, buf);
+	table_draw_header(w, 1, 0, tree_columns, COL_COUNT, tree.widths, -1, 1);
+	for (int y = 2; y < height; y++) {
+		long i = tree.top + (y - 2);
+
+		if (i >= (long)tree.nrows)
+			break;
+		tree_draw_row(ui, w, y, width, &tree.rows[i], i == tree.sel);
+	}
+}
+
+/* ---- keys -------------------------------------------------------------------------------- */
+
+static unsigned tree_moved(void)
+{
+	tree_clamp();
+	return KEYS_HANDLED | KEYS_REDRAW;
+}
+
+static unsigned tree_key_up(struct ui *ui, int key)
+{
+	(void)ui, (void)key;
+	tree.sel--;
+	return tree_moved();
+}
+
+static unsigned tree_key_down(struct ui *ui, int key)
+{
+	(void)ui, (void)key;
+	tree.sel++;
+	return tree_moved();
+}
+
+static unsigned tree_key_page_up(struct ui *ui, int key)
+{
+	(void)ui, (void)key;
+	tree.sel -= tree.page;
+	return tree_moved();
+}
+
+static unsigned tree_key_page_down(struct ui *ui, int key)
+{
+	(void)ui, (void)key;
+	tree.sel += tree.page;
+	return tree_moved();
+}
+
+static unsigned tree_key_home(struct ui *ui, int key)
+{
+	(void)ui, (void)key;
+	tree.sel = 0;
+	return tree_moved();
+}
+
+static unsigned tree_key_end(struct ui *ui, int key)
+{
+	(void)ui, (void)key;
+	tree.sel = (long)tree.nrows - 1;
+	return tree_moved();
+}
+
+/* The selected row, if it is a node. */
+static const struct tree_row *tree_selected(void)
+{
+	if (tree.sel < 0 || tree.sel >= (long)tree.nrows || tree.rows[tree.sel].node == NULL)
+		return NULL;
+	return &tree.rows[tree.sel];
+}
+
+static unsigned tree_key_toggle(struct ui *ui, int key)
+{
+	const struct tree_row *r = tree_selected();
+
+	(void)ui, (void)key;
+	if (r != NULL && r->has_kids)
+		tree_set_expanded(r->id, !r->expanded);
+	return KEYS_HANDLED | KEYS_REDRAW;
+}
+
+static unsigned tree_key_expand(struct ui *ui, int key)
+{
+	const struct tree_row *r = tree_selected();
+
+	(void)ui, (void)key;
+	if (r != NULL && r->has_kids)
+		tree_set_expanded(r->id, 1);
+	return KEYS_HANDLED | KEYS_REDRAW;
+}
+
+/* Collapse the node; on a leaf (or a collapsed node), go to its parent, as in htop/file trees. */
+static unsigned tree_key_collapse(struct ui *ui, int key)
+{
+	const struct tree_row *r = tree_selected();
+
+	(void)ui, (void)key;
+	if (r != NULL && r->has_kids && r->expanded) {
+		tree_set_expanded(r->id, 0);
+	} else if (tree.sel > 0) {
+		int depth = tree.rows[tree.sel].depth;
+
+		for (long i = tree.sel - 1; i >= 0; i--)
+			if (tree.rows[i].depth < depth) {
+				tree.sel = i;
+				break;
+			}
+	}
+	return tree_moved();
+}
+
+/* Expand everything under the selected node (as much as the agent sent). */
+static void tree_expand_all(const json_t *node)
+{
+	const json_t *kids = json_object_get(node, "children");
+
+	if (ui_num(node, "child_count") > 0)
+		tree_set_expanded((uint64_t)json_integer_value(json_object_get(node, "id")), 1);
+	for (size_t i = 0; i < json_array_size(kids); i++)
+		tree_expand_all(json_array_get(kids, i));
+}
+
+static unsigned tree_key_expand_all(struct ui *ui, int key)
+{
+	const struct tree_row *r = tree_selected();
+
+	(void)ui, (void)key;
+	if (r != NULL)
+		tree_expand_all(r->node);
+	return KEYS_HANDLED | KEYS_REDRAW;
+}
+
+static unsigned tree_key_detail(struct ui *ui, int key)
+{
+	const struct tree_row *r = tree_selected();
+
+	(void)key;
+	if (r == NULL)
+		return KEYS_HANDLED;
+	ui_open_detail(ui, r->id);
+	return KEYS_HANDLED | KEYS_REDRAW | KEYS_REFETCH;
+}
+
+static const struct key_binding tree_bindings[] = {
+	{'\r', "Detail", "open the selected task's detail", tree_key_detail},
+	{'\n', NULL, "open the selected task's detail", tree_key_detail},
+	{KEY_ENTER, NULL, "open the selected task's detail", tree_key_detail},
+	{' ', "Toggle", "collapse or expand the selected node", tree_key_toggle},
+	{'+', NULL, "expand the selected node", tree_key_expand},
+	{KEY_RIGHT, NULL, "expand the selected node", tree_key_expand},
+	{'-', NULL, "collapse the selected node (on a leaf: go to its parent)", tree_key_collapse},
+	{KEY_LEFT, NULL, "collapse the selected node (on a leaf: go to its parent)",
+	 tree_key_collapse},
+	{'*', "ExpandAll", "expand everything under the selected node", tree_key_expand_all},
+	{KEY_UP, NULL, "select the node above", tree_key_up},
+	{KEY_DOWN, NULL, "select the node below", tree_key_down},
+	{KEY_PPAGE, NULL, "page up", tree_key_page_up},
+	{KEY_NPAGE, NULL, "page down", tree_key_page_down},
+	{KEY_HOME, NULL, "first node", tree_key_home},
+	{KEY_END, NULL, "last node", tree_key_end},
+	{0, NULL, NULL, NULL},
+};
+
+static const struct key_table tree_keys = {"Tree", tree_bindings};
+
+/* Mouse: click selects, a click on the selected node toggles it; the wheel scrolls. */
+static unsigned tree_mouse(struct ui *ui, int y, int x, unsigned long bstate)
+{
+	(void)x;
+	if (bstate & (BUTTON4_PRESSED | BUTTON5_PRESSED)) {
+		for (int i = 0; i < 3; i++)
+			((bstate & BUTTON4_PRESSED) ? tree_key_up : tree_key_down)(ui, 0);
+		return KEYS_HANDLED | KEYS_REDRAW;
+	}
+	if (!(bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)) || y < 2)
+		return 0;
+	long i = tree.top + (y - 2);
+	if (i >= (long)tree.nrows)
+		return KEYS_HANDLED;
+	if (i == tree.sel)
+		return tree_key_toggle(ui, ' ');
+	tree.sel = i;
+	return tree_moved();
+}
+
+/* The hint in the function bar: what storms look like. */
+static const char *tree_status(struct ui *ui, char *buf, size_t size)
+{
+	(void)ui;
+	snprintf(buf, size, "%s = restarts rising", theme_ascii() ? "^" : "▲");
+	return buf;
+}
+
+const struct tab_entry tab_tree = {
+	.name = "Tree",
+	.key = '5',
+	.fetch = tree_fetch,
+	.draw = tree_draw,
+	.keys = &tree_keys,
+	.mouse = tree_mouse,
+	.status = tree_status,
+};
