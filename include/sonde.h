@@ -94,8 +94,12 @@ struct sonde_location {
 };
 
 /*
- * The writer side of a task. The first cache line holds the counters the application updates;
- * the agent only reads them. Fields are private: use the functions below.
+ * The writer side of a task: exactly one 64-byte cache line, the task's own, inside a slot of the
+ * registry (slots live in large chunks that never move, so a handle stays valid until
+ * sonde_task_exit()). The hot calls below touch only this line. The agent reads it without
+ * stopping the writer: generation_ is odd while the task is live and changes at spawn and exit,
+ * so a copy whose generation changed meanwhile is thrown away (never a torn or recycled task).
+ * Fields are private: use the functions below.
  */
 struct sonde_task {
 	_Atomic uint64_t reductions_;                        /* work units, monotonic */
@@ -104,8 +108,13 @@ struct sonde_task {
 	const struct sonde_location *_Atomic location_;      /* where it is now */
 	_Atomic uint32_t status_;                            /* enum sonde_status */
 	_Atomic uint32_t generation_;                        /* odd while live; see registry.c */
-	uint64_t reserved_[3];
+	_Atomic uint64_t id_;                                /* never reused; set at spawn */
+	_Atomic uint64_t start_ns_;                          /* CLOCK_MONOTONIC_COARSE at spawn */
+	uint32_t index_;                                     /* slot number, fixed for the slot */
+	_Atomic uint32_t xflags_;                            /* registry flags (sensitive, bound...) */
 } __attribute__((aligned(64)));
+
+_Static_assert(sizeof(struct sonde_task) == 64, "a task's hot fields are one 64-byte line");
 
 typedef struct sonde_task sonde_task;
 

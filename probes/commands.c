@@ -16,6 +16,9 @@ extern const struct command_entry cmd_help_entry;
 extern const struct command_entry cmd_alloc_entry;
 extern const struct command_entry cmd_system_entry;
 extern const struct command_entry cmd_threads_entry;
+extern const struct command_entry cmd_tasks_entry;
+extern const struct command_entry cmd_task_entry;
+extern const struct command_entry cmd_tree_entry;
 extern const struct command_entry cmd_prof_entry;
 /* @@extern: one `extern const struct command_entry cmd_X_entry;` per command above this line */
 
@@ -25,6 +28,9 @@ const struct command_entry *const command_table[] = {
 	&cmd_alloc_entry,
 	&cmd_system_entry,
 	&cmd_threads_entry,
+	&cmd_tasks_entry,
+	&cmd_task_entry,
+	&cmd_tree_entry,
 	&cmd_prof_entry,
 	/* @@table: one `&cmd_X_entry,` per command above this line */
 	NULL,

@@ -10,12 +10,14 @@
 
 extern const struct probe_entry alloc_probe;
 extern const struct probe_entry proc_probe;
+extern const struct probe_entry registry_probe;
 extern const struct probe_entry prof_probe;
 /* @@extern: one `extern const struct probe_entry X_probe;` per probe above this line */
 
 const struct probe_entry *const probe_table[] = {
 	&alloc_probe,
 	&proc_probe,
+	&registry_probe,
 	&prof_probe,
 	/* @@table: one `&X_probe,` per probe above this line, sampler last */
 	NULL,

@@ -1,0 +1,378 @@
+/*
+ * cmd_tasks.c - the `tasks` command: one page of tasks in a chosen order, selected in the agent.
+ *
+ * Total mode scans the tasks' hot lines (contiguous 64-byte records) once, keeping the best
+ * offset+limit in a bounded heap (topn.h); window mode scans the per-slot window arrays the
+ * registry's tick wrote (contiguous 8-byte deltas), so "who grew most over the last interval"
+ * costs one pass over memory the agent already has, not two full snapshots. Rows are then read
+ * back slot by slot with their generation checked: a task that exited since the scan is reported
+ * from its exit record, never mixed up with the slot's next tenant.
+ *
+ * When the application declares no tasks, the OS threads (from the proc probe) stand in.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <strings.h>
+
+#include "agent.h"
+#include "command.h"
+#include "proc.h"
+#include "proto.h"
+#include "registry.h"
+#include "taskjson.h"
+#include "topn.h"
+
+#define TASKS_LIMIT_DEFAULT 50
+#define TASKS_LIMIT_MAX 10000
+#define TASKS_OFFSET_MAX 1000000
+#define TASKS_FILTER_MAX 128
+
+enum tasks_sort { S_MEMORY, S_REDUCTIONS, S_QUEUE, S_CPU, S_NAME, S_ID, S_AGE };
+
+static const char *const tasks_sorts[] = {"memory", "reductions", "queue", "cpu",
+                                          "name",   "id",         "age",   NULL};
+static const char *const tasks_orders[] = {"desc", "asc", NULL};
+static const char *const tasks_modes[] = {"total", "window", NULL};
+
+struct tasks_query {
+	int sort, asc, window;
+	long long limit, offset;
+	const char *filter;        /* NULL: none */
+};
+
+/* Does a task match the filter (case-insensitive substring of name, initial call, location)? */
+static int tasks_match(const struct tasks_query *q, struct registry_chunk *ch, uint32_t i)
+{
+	char name[REGISTRY_NAME_MAX], loc[512];
+	const char *ic;
+	const struct sonde_location *l;
+
+	registry_read_name(&ch->cold[i], name);
+	if (strcasestr(name, q->filter) != NULL)
+		return 1;
+	ic = atomic_load_explicit(&ch->cold[i].initial_call, memory_order_relaxed);
+	if (ic != NULL && strcasestr(ic, q->filter) != NULL)
+		return 1;
+	l = atomic_load_explicit(&ch->hot[i].location_, memory_order_relaxed);
+	return taskjson_location(l, loc, sizeof loc) != NULL && strcasestr(loc, q->filter) != NULL;
+}
+
+/* Names compare beyond their 8-byte key prefix by reading the slots (only on prefix ties). */
+static int tasks_name_tie(const struct topn_item *a, const struct topn_item *b, void *ctx)
+{
+	char na[REGISTRY_NAME_MAX], nb[REGISTRY_NAME_MAX];
+	struct registry_chunk *ca = registry_chunk(a->idx >> REGISTRY_CHUNK_SHIFT);
+	struct registry_chunk *cb = registry_chunk(b->idx >> REGISTRY_CHUNK_SHIFT);
+
+	(void)ctx;
+	registry_read_name(&ca->cold[a->idx & (REGISTRY_CHUNK_SLOTS - 1)], na);
+	registry_read_name(&cb->cold[b->idx & (REGISTRY_CHUNK_SLOTS - 1)], nb);
+	return strcmp(na, nb);
+}
+
+/* The sort key of a live slot in total mode. Reads only the hot line, except for names, ext
+ * memory (arena / thread-bound tasks) and CPU (thread-bound tasks). */
+static inline int64_t tasks_key(int sort, struct registry_chunk *ch, uint32_t i, uint32_t xf)
+{
+	struct sonde_task *t = &ch->hot[i];
+	char name[REGISTRY_NAME_MAX];
+	const struct proc_thread_tick *th;
+	int64_t mem;
+
+	switch (sort) {
+	case S_MEMORY:
+		mem = atomic_load_explicit(&t->memory_, memory_order_relaxed);
+		if (xf & REGISTRY_X_EXT)
+			mem += atomic_load_explicit(&ch->cold[i].ext_memory, memory_order_relaxed);
+		return mem;
+	case S_REDUCTIONS:
+		return topn_key_u64(atomic_load_explicit(&t->reductions_, memory_order_relaxed));
+	case S_QUEUE:
+		return topn_key_u64(atomic_load_explicit(&t->queue_, memory_order_relaxed));
+	case S_CPU:
+		if (!(xf & REGISTRY_X_BOUND))
+			return topn_key_double(-1.0);
+		th = proc_latest_thread(atomic_load_explicit(&ch->cold[i].tid, memory_order_relaxed));
+		return topn_key_double(th ? th->cpu_pct : -1.0);
+	case S_NAME:
+		registry_read_name(&ch->cold[i], name);
+		return topn_key_prefix(name);
+	case S_ID:
+		return topn_key_u64(atomic_load_explicit(&t->id_, memory_order_relaxed));
+	default: /* S_AGE: older first when descending */
+		return -(int64_t)atomic_load_explicit(&t->start_ns_, memory_order_relaxed);
+	}
+}
+
+/* One pass over the live tasks' hot lines; returns how many matched. */
+static uint64_t tasks_scan_total(const struct tasks_query *q, struct topn *top)
+{
+	uint32_t limit = registry_slot_limit();
+	uint64_t total = 0;
+
+	for (uint32_t c = 0; (c << REGISTRY_CHUNK_SHIFT) < limit; c++) {
+		struct registry_chunk *ch = registry_chunk(c);
+		uint32_t n = limit - (c << REGISTRY_CHUNK_SHIFT);
+
+		if (ch == NULL)
+			continue;
+		if (n > REGISTRY_CHUNK_SLOTS)
+			n = REGISTRY_CHUNK_SLOTS;
+		for (uint32_t i = 0; i < n; i++) {
+			struct sonde_task *t = &ch->hot[i];
+			uint32_t g1 = atomic_load_explicit(&t->generation_, memory_order_acquire), g2, xf;
+			uint64_t id;
+			int64_t key;
+
+			if ((g1 & 1) == 0)
+				continue;
+			if (q->filter != NULL && !tasks_match(q, ch, i))
+				continue;
+			xf = atomic_load_explicit(&t->xflags_, memory_order_relaxed);
+			key = tasks_key(q->sort, ch, i, xf);
+			id = atomic_load_explicit(&t->id_, memory_order_relaxed);
+			atomic_thread_fence(memory_order_acquire);
+			g2 = atomic_load_explicit(&t->generation_, memory_order_relaxed);
+			if (g1 != g2)
+				continue;
+			total++;
+			topn_offer(top, key, id, (c << REGISTRY_CHUNK_SHIFT) | i, g1);
+		}
+	}
+	return total;
+}
+
+/* One pass over the window arrays the last tick wrote (tasks live at that tick). */
+static uint64_t tasks_scan_window(const struct tasks_query *q, struct topn *top)
+{
+	uint32_t limit = registry_slot_limit();
+	uint64_t total = 0;
+
+	for (uint32_t c = 0; (c << REGISTRY_CHUNK_SHIFT) < limit; c++) {
+		struct registry_chunk *ch = registry_chunk(c);
+		uint32_t n = limit - (c << REGISTRY_CHUNK_SHIFT);
+
+		if (ch == NULL)
+			continue;
+		if (n > REGISTRY_CHUNK_SLOTS)
+			n = REGISTRY_CHUNK_SLOTS;
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t g = ch->snap_gen[i];
+			int64_t key;
+
+			if ((g & 1) == 0)
+				continue;
+			if (q->filter != NULL && !tasks_match(q, ch, i))
+				continue;
+			key = q->sort == S_MEMORY ? ch->win_mem[i] : topn_key_u64(ch->win_red[i]);
+			total++;
+			topn_offer(top, key, ch->snap_id[i], (c << REGISTRY_CHUNK_SHIFT) | i, g);
+		}
+	}
+	return total;
+}
+
+/* The row for a selected item: the live task if its slot still holds that very task, else its
+ * exit record, else what the scan knew. Window deltas come from the last tick. */
+static json_t *tasks_row(const struct tasks_query *q, const struct topn_item *it, uint64_t now)
+{
+	struct registry_chunk *ch = registry_chunk(it->idx >> REGISTRY_CHUNK_SHIFT);
+	uint32_t i = it->idx & (REGISTRY_CHUNK_SLOTS - 1);
+	struct registry_row row;
+	struct registry_exit rec;
+	json_t *o;
+
+	if (registry_read(it->idx, it->gen, &row) == 0)
+		o = taskjson_row(&row, now);
+	else if (registry_exit_find(it->id, &rec) == 0)
+		o = taskjson_exit_row(&rec, now);
+	else
+		o = json_pack("{s:I,s:s}", "id", (json_int_t)it->id, "status", "exited");
+	if (q->window) {
+		if (ch->snap_gen[i] == it->gen) {
+			json_object_set_new(o, "memory_delta", json_integer(ch->win_mem[i]));
+			json_object_set_new(o, "reductions_delta",
+			                    json_integer((json_int_t)ch->win_red[i]));
+		} else {
+			/* spawned after the last tick: no window yet */
+			json_object_set_new(o, "memory_delta", json_null());
+			json_object_set_new(o, "reductions_delta", json_null());
+		}
+	}
+	return o;
+}
+
+/* Window mode is only defined once two ticks have been taken. */
+static int tasks_window_ready(struct cmd_error *err, double *window_s)
+{
+	struct registry_window w;
+	const struct agent_info *ai = agent_info();
+
+	registry_window(&w);
+	if (w.ticks < 2)
+		return cmd_fail(err, ERR_BUSY, "window mode needs two samples and only %llu has been "
+		                "taken; retry in %u ms (the sampling interval)",
+		                (unsigned long long)w.ticks, ai && ai->interval_ms ? ai->interval_ms : 1000);
+	*window_s = (double)w.window_ns / 1e9;
+	return 0;
+}
+
+/* The same page over OS threads, when no task was ever declared. */
+static int tasks_threads(const struct tasks_query *q, json_t *res, struct cmd_error *err)
+{
+	const struct proc_tick *pt = proc_latest();
+	double up = taskjson_process_uptime_s();
+	struct topn_item *items;
+	struct topn top;
+	uint64_t total = 0;
+	json_t *rows = json_array();
+	size_t n;
+
+	json_object_set_new(res, "source", json_string("threads"));
+	json_object_set_new(res, "note", json_string("no tasks declared: OS threads shown as tasks "
+	                                             "(reductions = CPU time in ms)"));
+	if (pt == NULL) {
+		json_object_set_new(res, "total", json_integer(0));
+		json_object_set_new(res, "rows", rows);
+		return 0;
+	}
+	items = malloc((size_t)(q->offset + q->limit) * sizeof *items);
+	if (items == NULL) {
+		json_decref(rows);
+		return cmd_fail(err, ERR_INTERNAL, "out of memory for %lld rows; lower offset or limit",
+		                q->offset + q->limit);
+	}
+	topn_init(&top, items, (size_t)(q->offset + q->limit), !q->asc, NULL, NULL);
+	for (size_t i = 0; i < pt->nthreads; i++) {
+		const struct proc_thread_tick *th = &pt->threads[i];
+		int64_t key;
+
+		if (q->filter != NULL && strcasestr(th->name, q->filter) == NULL)
+			continue;
+		switch (q->sort) {
+		case S_REDUCTIONS:
+			key = q->window ? topn_key_double(th->cpu_pct) : topn_key_double(th->cpu_s);
+			break;
+		case S_CPU:
+			key = topn_key_double(th->cpu_pct);
+			break;
+		case S_NAME:
+			key = topn_key_prefix(th->name);
+			break;
+		case S_ID:
+			key = th->tid;
+			break;
+		case S_AGE:
+			key = -topn_key_double(th->start_s);
+			break;
+		default: /* memory and queue are unknown per thread: id order */
+			key = 0;
+			break;
+		}
+		total++;
+		topn_offer(&top, key, (uint64_t)th->tid, (uint32_t)i, 0);
+	}
+	n = topn_finish(&top);
+	for (size_t k = (size_t)q->offset; k < n; k++) {
+		const struct proc_thread_tick *th = &pt->threads[items[k].idx];
+		json_t *o = taskjson_thread_row(th, getpid(), up);
+
+		if (q->window) {
+			json_object_set_new(o, "memory_delta", json_null());
+			json_object_set_new(o, "reductions_delta",
+			                    json_integer((json_int_t)(th->cpu_pct / 100.0 *
+			                                              pt->interval_s * 1000.0)));
+		}
+		json_array_append_new(rows, o);
+	}
+	free(items);
+	if (q->window)
+		json_object_set_new(res, "window_s", json_real(pt->interval_s));
+	json_object_set_new(res, "total", json_integer((json_int_t)total));
+	json_object_set_new(res, "rows", rows);
+	return 0;
+}
+
+static int cmd_tasks_exec(const json_t *req, json_t **result, struct cmd_error *err)
+{
+	static const char *const keys[] = {"sort", "order", "mode", "limit", "offset", "filter", NULL};
+	struct tasks_query q;
+	struct topn_item *items;
+	struct topn top;
+	uint64_t total, now;
+	double window_s = 0;
+	json_t *res, *rows;
+	size_t n;
+	int order, mode;
+
+	if (proto_check_keys(req, keys, err) != 0 ||
+	    proto_arg_enum(req, "sort", tasks_sorts, S_MEMORY, &q.sort, err) != 0 ||
+	    proto_arg_enum(req, "order", tasks_orders, 0, &order, err) != 0 ||
+	    proto_arg_enum(req, "mode", tasks_modes, 0, &mode, err) != 0 ||
+	    proto_arg_int(req, "limit", TASKS_LIMIT_DEFAULT, 1, TASKS_LIMIT_MAX, &q.limit, err) != 0 ||
+	    proto_arg_int(req, "offset", 0, 0, TASKS_OFFSET_MAX, &q.offset, err) != 0 ||
+	    proto_arg_string(req, "filter", NULL, TASKS_FILTER_MAX, &q.filter, err) != 0)
+		return -1;
+	q.asc = order == 1;
+	q.window = mode == 1;
+	if (q.filter != NULL && q.filter[0] == '\0')
+		q.filter = NULL;
+
+	res = json_pack("{s:s,s:s,s:s,s:I,s:I}", "sort", tasks_sorts[q.sort], "order",
+	                tasks_orders[order], "mode", tasks_modes[mode], "limit", (json_int_t)q.limit,
+	                "offset", (json_int_t)q.offset);
+	if (q.filter != NULL)
+		json_object_set_new(res, "filter", json_string(q.filter));
+	if (!registry_used()) {
+		if (tasks_threads(&q, res, err) != 0) {
+			json_decref(res);
+			return -1;
+		}
+		*result = res;
+		return 0;
+	}
+	if (q.window && tasks_window_ready(err, &window_s) != 0) {
+		json_decref(res);
+		return -1;
+	}
+
+	items = malloc((size_t)(q.offset + q.limit) * sizeof *items);
+	if (items == NULL) {
+		json_decref(res);
+		return cmd_fail(err, ERR_INTERNAL, "out of memory for %lld rows; lower offset or limit",
+		                q.offset + q.limit);
+	}
+	topn_init(&top, items, (size_t)(q.offset + q.limit), !q.asc,
+	          q.sort == S_NAME ? tasks_name_tie : NULL, NULL);
+	if (q.window && (q.sort == S_MEMORY || q.sort == S_REDUCTIONS))
+		total = tasks_scan_window(&q, &top);
+	else
+		total = tasks_scan_total(&q, &top);
+	n = topn_finish(&top);
+
+	now = agent_now_ns();
+	rows = json_array();
+	for (size_t k = (size_t)q.offset; k < n; k++)
+		json_array_append_new(rows, tasks_row(&q, &items[k], now));
+	free(items);
+
+	json_object_set_new(res, "source", json_string("tasks"));
+	if (q.window)
+		json_object_set_new(res, "window_s", json_real(window_s));
+	json_object_set_new(res, "total", json_integer((json_int_t)total));
+	json_object_set_new(res, "rows", rows);
+	*result = res;
+	return 0;
+}
+
+const struct command_entry cmd_tasks_entry = {
+	.name = "tasks",
+	.args = "[sort=memory|reductions|queue|cpu|name|id|age] [order=desc|asc] "
+	        "[mode=total|window] [limit=1..10000 (50)] [offset=N] [filter=TEXT]",
+	.summary = "one page of tasks, top-N selected in the agent; mode=window ranks by the change "
+	           "over the last sampling interval",
+	.exec = cmd_tasks_exec,
+};

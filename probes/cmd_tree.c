@@ -1,0 +1,355 @@
+/*
+ * cmd_tree.c - the `tree` command: the supervision tree the application declared, with subtree
+ * totals, bounded by depth and by a node budget.
+ *
+ * One pass over the slots gathers every live task's parent (kept only if the parent slot still
+ * holds the very parent: otherwise the task is an orphan and shows at top level), its memory and
+ * reductions; children lists are built as one array (counting sort by parent); subtree totals
+ * are summed in reverse breadth-first order. The answer is then expanded breadth first, so a
+ * node budget shows the upper levels whole before the deep ones, children in id order, and a
+ * node whose children are not all shown says how many are missing ("truncated":N).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "command.h"
+#include "proc.h"
+#include "proto.h"
+#include "registry.h"
+#include "taskjson.h"
+#include "topn.h"
+
+#define TREE_DEPTH_DEFAULT 8
+#define TREE_DEPTH_MAX 64
+#define TREE_LIMIT_DEFAULT 2000
+#define TREE_LIMIT_MAX 100000
+#define NONE UINT32_MAX
+
+struct tree {
+	uint32_t nslots;
+	uint32_t *parent;      /* per slot: parent slot, NONE for roots and free slots */
+	uint32_t *gen;         /* per slot: generation seen (odd: live) */
+	uint64_t *id;
+	uint64_t *sub_red;     /* per slot: subtree reductions */
+	int64_t *sub_mem;      /* per slot: subtree memory */
+	uint32_t *first;       /* per slot + 1: children of s are kids[first[s]..first[s+1]) */
+	uint32_t *kids;
+	uint32_t *roots;
+	uint32_t nroots, nlive;
+};
+
+static void tree_free(struct tree *t)
+{
+	free(t->parent);
+	free(t->gen);
+	free(t->id);
+	free(t->sub_red);
+	free(t->sub_mem);
+	free(t->first);
+	free(t->kids);
+	free(t->roots);
+}
+
+/* Gather live tasks and their links, build children lists and subtree totals. 0 or -1 (memory). */
+static int tree_build(struct tree *t)
+{
+	uint32_t n = registry_slot_limit(), *order, head = 0, tail = 0;
+
+	memset(t, 0, sizeof *t);
+	t->nslots = n;
+	t->parent = malloc((size_t)n * sizeof *t->parent + 1);
+	t->gen = calloc((size_t)n + 1, sizeof *t->gen);
+	t->id = malloc((size_t)n * sizeof *t->id + 1);
+	t->sub_red = malloc((size_t)n * sizeof *t->sub_red + 1);
+	t->sub_mem = malloc((size_t)n * sizeof *t->sub_mem + 1);
+	t->first = calloc((size_t)n + 2, sizeof *t->first);
+	t->kids = malloc((size_t)n * sizeof *t->kids + 1);
+	t->roots = malloc((size_t)n * sizeof *t->roots + 1);
+	if (!t->parent || !t->gen || !t->id || !t->sub_red || !t->sub_mem || !t->first || !t->kids ||
+	    !t->roots)
+		return -1;
+
+	/* pass 1: live tasks, their figures and raw links */
+	for (uint32_t s = 0; s < n; s++) {
+		struct registry_chunk *ch = registry_chunk(s >> REGISTRY_CHUNK_SHIFT);
+		uint32_t i = s & (REGISTRY_CHUNK_SLOTS - 1), g1, g2, xf;
+		struct sonde_task *h;
+
+		t->parent[s] = NONE;
+		if (ch == NULL)
+			continue;
+		h = &ch->hot[i];
+		g1 = atomic_load_explicit(&h->generation_, memory_order_acquire);
+		if ((g1 & 1) == 0)
+			continue;
+		xf = atomic_load_explicit(&h->xflags_, memory_order_relaxed);
+		t->id[s] = atomic_load_explicit(&h->id_, memory_order_relaxed);
+		t->sub_red[s] = atomic_load_explicit(&h->reductions_, memory_order_relaxed);
+		t->sub_mem[s] = atomic_load_explicit(&h->memory_, memory_order_relaxed);
+		if (xf & REGISTRY_X_EXT)
+			t->sub_mem[s] += atomic_load_explicit(&ch->cold[i].ext_memory, memory_order_relaxed);
+		t->parent[s] = atomic_load_explicit(&ch->link[i].parent_idx, memory_order_relaxed);
+		/* kids[] is free until the children lists are built: it holds parent_gen meanwhile */
+		t->kids[s] = atomic_load_explicit(&ch->link[i].parent_gen, memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		g2 = atomic_load_explicit(&h->generation_, memory_order_relaxed);
+		if (g1 != g2) {
+			t->parent[s] = NONE;
+			continue;
+		}
+		t->gen[s] = g1;
+		t->nlive++;
+	}
+	/* pass 2: a link counts only if the parent slot holds that parent and it is live */
+	for (uint32_t s = 0; s < n; s++) {
+		uint32_t p = t->parent[s];
+
+		if ((t->gen[s] & 1) == 0)
+			continue;
+		if (p != NONE && (p >= n || t->gen[p] != t->kids[s] || (t->gen[p] & 1) == 0))
+			p = t->parent[s] = NONE;
+		if (p == NONE)
+			t->roots[t->nroots++] = s;
+		else
+			t->first[p + 1]++;
+	}
+	for (uint32_t s = 0; s < n; s++)
+		t->first[s + 1] += t->first[s];
+	{
+		uint32_t *fill = malloc((size_t)n * sizeof *fill + 1);
+
+		if (fill == NULL)
+			return -1;
+		memcpy(fill, t->first, (size_t)n * sizeof *fill);
+		for (uint32_t s = 0; s < n; s++)
+			if ((t->gen[s] & 1) && t->parent[s] != NONE)
+				t->kids[fill[t->parent[s]]++] = s;
+		free(fill);
+	}
+	/* subtree totals: breadth-first order from the roots, summed in reverse */
+	order = malloc((size_t)t->nlive * sizeof *order + 1);
+	if (order == NULL)
+		return -1;
+	for (uint32_t r = 0; r < t->nroots; r++)
+		order[tail++] = t->roots[r];
+	while (head < tail) {
+		uint32_t s = order[head++];
+
+		for (uint32_t k = t->first[s]; k < t->first[s + 1]; k++)
+			order[tail++] = t->kids[k];
+	}
+	for (uint32_t k = tail; k-- > 0;) {
+		uint32_t s = order[k], p = t->parent[s];
+
+		if (p != NONE) {
+			t->sub_red[p] += t->sub_red[s];
+			t->sub_mem[p] += t->sub_mem[s];
+		}
+	}
+	free(order);
+	return 0;
+}
+
+/* One node's own fields (children added by the caller). */
+static json_t *tree_node(const struct tree *t, uint32_t s)
+{
+	struct registry_row row;
+	json_t *o;
+	uint32_t nkids = t->first[s + 1] - t->first[s];
+
+	if (registry_read(s, t->gen[s], &row) != 0)
+		o = json_pack("{s:I,s:s}", "id", (json_int_t)t->id[s], "status", "exited");
+	else {
+		o = json_pack("{s:I,s:s,s:s,s:s,s:i}", "id", (json_int_t)row.id, "name", row.name,
+		              "kind", registry_kind_name(row.kind), "status",
+		              registry_status_name(row.status), "restarts", (int)row.restarts);
+		if (o == NULL) /* a name that is not UTF-8 */
+			o = json_pack("{s:I,s:s}", "id", (json_int_t)row.id, "name", "(not UTF-8)");
+		json_object_set_new(o, "strategy", row.kind == SONDE_SUPERVISOR
+		                                       ? json_string(registry_strategy_name(row.strategy))
+		                                       : json_null());
+		json_object_set_new(o, "memory_self", json_integer(row.memory));
+		json_object_set_new(o, "reductions_self", json_integer((json_int_t)row.reductions));
+	}
+	json_object_set_new(o, "child_count", json_integer(nkids));
+	json_object_set_new(o, "memory", json_integer(t->sub_mem[s]));
+	json_object_set_new(o, "reductions", json_integer((json_int_t)t->sub_red[s]));
+	return o;
+}
+
+/* Pick up to cap of the given slots in id order. Returns how many are in items. */
+static size_t tree_pick(const struct tree *t, const uint32_t *slots, uint32_t n, size_t cap,
+                        struct topn_item *items)
+{
+	struct topn top;
+
+	topn_init(&top, items, cap, 0, NULL, NULL);
+	for (uint32_t k = 0; k < n; k++)
+		topn_offer(&top, topn_key_u64(t->id[slots[k]]), t->id[slots[k]], slots[k], 0);
+	return topn_finish(&top);
+}
+
+struct tree_pending {
+	json_t *node;
+	uint32_t slot, depth;
+};
+
+/* Expand breadth first from the given top slots until depth or the node budget runs out.
+ * *shown gets the nodes emitted; returns the array of top nodes; *omitted the top slots left out. */
+static json_t *tree_expand(const struct tree *t, const uint32_t *top, uint32_t ntop, long long depth,
+                           long long limit, uint64_t *shown, uint64_t *omitted)
+{
+	struct tree_pending *q = malloc((size_t)limit * sizeof *q);
+	struct topn_item *items = malloc((size_t)limit * sizeof *items);
+	json_t *arr = json_array();
+	size_t head = 0, tail = 0, k, n;
+	long long budget = limit;
+
+	*shown = 0;
+	*omitted = 0;
+	if (q == NULL || items == NULL) {
+		free(q);
+		free(items);
+		return arr;
+	}
+	n = tree_pick(t, top, ntop, (size_t)budget, items);
+	for (k = 0; k < n; k++) {
+		json_t *node = tree_node(t, items[k].idx);
+
+		json_array_append_new(arr, node);
+		q[tail++] = (struct tree_pending){node, items[k].idx, 1};
+	}
+	budget -= (long long)n;
+	*omitted = ntop - n;
+	while (head < tail) {
+		struct tree_pending p = q[head++];
+		uint32_t nk = t->first[p.slot + 1] - t->first[p.slot];
+		json_t *kids;
+
+		if (nk == 0)
+			continue;
+		if ((long long)p.depth >= depth || budget == 0) {
+			json_object_set_new(p.node, "truncated", json_integer(nk));
+			continue;
+		}
+		n = tree_pick(t, t->kids + t->first[p.slot], nk, (size_t)budget, items);
+		kids = json_array();
+		for (k = 0; k < n; k++) {
+			json_t *node = tree_node(t, items[k].idx);
+
+			json_array_append_new(kids, node);
+			q[tail++] = (struct tree_pending){node, items[k].idx, p.depth + 1};
+		}
+		budget -= (long long)n;
+		json_object_set_new(p.node, "children", kids);
+		if (n < nk)
+			json_object_set_new(p.node, "truncated", json_integer(nk - n));
+	}
+	*shown = tail;
+	free(q);
+	free(items);
+	return arr;
+}
+
+/* No declared tasks: the process as the root, its threads under it (Linux does not record which
+ * thread created which, so the tree is one level deep). Reductions are CPU ms. */
+static int tree_threads(json_t *res, struct cmd_error *err)
+{
+	const struct proc_tick *pt = proc_latest();
+	const struct agent_info *ai = agent_info();
+	double up = taskjson_process_uptime_s(), cpu_ms = 0;
+	json_t *root, *kids = json_array();
+
+	if (pt == NULL) {
+		json_decref(kids);
+		return cmd_fail(err, ERR_BUSY, "no thread sample yet; retry after one sampling interval");
+	}
+	for (size_t i = 0; i < pt->nthreads; i++) {
+		json_t *o = taskjson_thread_row(&pt->threads[i], getpid(), up);
+
+		json_object_set_new(o, "child_count", json_integer(0));
+		json_array_append_new(kids, o);
+		cpu_ms += pt->threads[i].cpu_s * 1000.0;
+	}
+	root = json_pack("{s:i,s:s,s:s,s:s,s:n,s:i,s:I,s:n,s:I}", "id", (int)getpid(), "name",
+	                 ai->name && ai->name[0] ? ai->name : program_invocation_short_name,
+	                 "kind", "process", "status", "running",
+	                 "strategy", "restarts", 0, "child_count", (json_int_t)pt->nthreads, "memory",
+	                 "reductions", (json_int_t)cpu_ms);
+	json_object_set_new(root, "children", kids);
+	json_object_set_new(res, "source", json_string("threads"));
+	json_object_set_new(res, "note", json_string("no tasks declared: the process and its OS "
+	                                             "threads (reductions = CPU time in ms)"));
+	json_object_set_new(res, "total", json_integer((json_int_t)pt->nthreads + 1));
+	json_object_set_new(res, "nodes", json_integer((json_int_t)pt->nthreads + 1));
+	json_object_set_new(res, "roots", json_pack("[o]", root));
+	return 0;
+}
+
+static int cmd_tree_exec(const json_t *req, json_t **result, struct cmd_error *err)
+{
+	static const char *const keys[] = {"root", "depth", "limit", NULL};
+	long long root, depth, limit;
+	struct tree t;
+	uint64_t shown, omitted;
+	json_t *res, *roots;
+	uint32_t rslot;
+
+	if (proto_check_keys(req, keys, err) != 0 ||
+	    proto_arg_int(req, "root", 0, 1, INT64_MAX, &root, err) != 0 ||
+	    proto_arg_int(req, "depth", TREE_DEPTH_DEFAULT, 0, TREE_DEPTH_MAX, &depth, err) != 0 ||
+	    proto_arg_int(req, "limit", TREE_LIMIT_DEFAULT, 1, TREE_LIMIT_MAX, &limit, err) != 0)
+		return -1;
+	res = json_pack("{s:I,s:I}", "depth", (json_int_t)depth, "limit", (json_int_t)limit);
+	if (!registry_used()) {
+		if (tree_threads(res, err) != 0) {
+			json_decref(res);
+			return -1;
+		}
+		*result = res;
+		return 0;
+	}
+	if (tree_build(&t) != 0) {
+		tree_free(&t);
+		json_decref(res);
+		return cmd_fail(err, ERR_INTERNAL, "out of memory building the tree of %u slots",
+		                registry_slot_limit());
+	}
+	if (root != 0) {
+		long idx = registry_find((uint64_t)root, NULL);
+
+		if (idx < 0 || idx >= (long)t.nslots || (t.gen[idx] & 1) == 0) {
+			tree_free(&t);
+			json_decref(res);
+			return cmd_fail(err, ERR_NOT_FOUND, "no live task with id %lld (`task id=%lld` "
+			                "shows its exit record if it exited)", root, root);
+		}
+		rslot = (uint32_t)idx;
+		roots = tree_expand(&t, &rslot, 1, depth + 1, limit, &shown, &omitted);
+		json_object_set_new(res, "root", json_integer(root));
+	} else {
+		roots = tree_expand(&t, t.roots, t.nroots, depth + 1, limit, &shown, &omitted);
+	}
+	json_object_set_new(res, "source", json_string("tasks"));
+	json_object_set_new(res, "total", json_integer(t.nlive));
+	json_object_set_new(res, "nodes", json_integer((json_int_t)shown));
+	json_object_set_new(res, "roots", roots);
+	if (omitted > 0)
+		json_object_set_new(res, "truncated", json_integer((json_int_t)omitted));
+	tree_free(&t);
+	*result = res;
+	return 0;
+}
+
+const struct command_entry cmd_tree_entry = {
+	.name = "tree",
+	.args = "[root=ID] [depth=0..64 (8)] [limit=NODES (2000)]",
+	.summary = "the supervision tree: kind, strategy, status, restarts, children, subtree memory "
+	           "and reductions; truncated subtrees say how many children are missing",
+	.exec = cmd_tree_exec,
+};

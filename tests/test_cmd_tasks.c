@@ -1,0 +1,631 @@
+/*
+ * test_cmd_tasks.c - the `tasks`, `task` and `tree` commands, called as the agent calls them
+ * (exec on a request object), on tasks this test declares: every sort and order against an
+ * independently computed answer, paging, filters, window deltas, argument errors, a task's
+ * detail (parents, children, exit record), inspect (output, sensitive, a sleeping callback cut
+ * off at its budget and the busy answer while it sleeps), and the tree with its bounds.
+ * Each test names its tasks with its own prefix and filters on it, so tests do not see each other.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "command.h"
+#include "inspect.h"
+#include "registry.h"
+#include "sonde.h"
+
+extern const struct command_entry cmd_tasks_entry, cmd_task_entry, cmd_tree_entry;
+
+static struct cmd_error last_err;
+static uint64_t fake_now = 1000000000000ull;
+
+/* Run a command on a JSON request text; the result, or NULL with last_err filled. */
+static json_t *run(const struct command_entry *e, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	json_t *req, *res = NULL;
+	json_error_t jerr;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	req = json_loads(buf, 0, &jerr);
+	assert_non_null(req);
+	memset(&last_err, 0, sizeof last_err);
+	rc = e->exec(req, &res, &last_err);
+	json_decref(req);
+	if (rc != 0) {
+		assert_non_null(last_err.code);
+		return NULL;
+	}
+	assert_non_null(res);
+	return res;
+}
+
+static sonde_task *spawn_full(const char *name, sonde_task *parent, enum sonde_kind kind,
+                              sonde_inspect_fn inspect, void *arg, unsigned flags)
+{
+	struct sonde_task_spec spec = {.name = name, .initial_call = "worker_loop", .parent = parent,
+	                               .kind = kind, .strategy = SONDE_REST_FOR_ONE,
+	                               .max_restarts = 3, .max_seconds = 5, .flags = flags,
+	                               .inspect = inspect, .inspect_arg = arg};
+	sonde_task *t = sonde_task_spawn(&spec);
+
+	assert_non_null(t);
+	return t;
+}
+
+static sonde_task *spawn(const char *name, sonde_task *parent)
+{
+	return spawn_full(name, parent, SONDE_WORKER, NULL, NULL, 0);
+}
+
+static json_int_t row_int(json_t *rows, size_t i, const char *key)
+{
+	return json_integer_value(json_object_get(json_array_get(rows, i), key));
+}
+
+/* ---- tasks ---------------------------------------------------------------------------------- */
+
+#define NS 40
+static sonde_task *st[NS];
+static int64_t st_mem[NS];
+static uint64_t st_red[NS], st_queue[NS];
+
+static int sort_field; /* 0 memory, 1 reductions, 2 queue, 3 id */
+static int sort_desc;
+
+static int64_t field_of(int i)
+{
+	switch (sort_field) {
+	case 0:
+		return st_mem[i];
+	case 1:
+		return (int64_t)st_red[i];
+	case 2:
+		return (int64_t)st_queue[i];
+	default:
+		return (int64_t)sonde_task_id(st[i]);
+	}
+}
+
+static int ref_cmp(const void *pa, const void *pb)
+{
+	int a = *(const int *)pa, b = *(const int *)pb;
+	int64_t x = field_of(a), y = field_of(b);
+	uint64_t ia = sonde_task_id(st[a]), ib = sonde_task_id(st[b]);
+
+	if (x != y)
+		return (sort_desc ? x < y : x > y) ? 1 : -1;
+	return ia < ib ? -1 : 1;
+}
+
+static void make_sort_tasks(void)
+{
+	char name[32];
+
+	if (st[0] != NULL)
+		return;
+	for (int i = 0; i < NS; i++) {
+		snprintf(name, sizeof name, "ct-sort-%02d", (i * 13) % NS);
+		st[i] = spawn(name, NULL);
+		st_mem[i] = (int64_t)((i * 37) % 11) * 1000 - 3000; /* ties and negatives */
+		st_red[i] = (uint64_t)((i * 7) % 13);
+		st_queue[i] = (uint64_t)(i % 5);
+		sonde_task_memory(st[i], st_mem[i]);
+		sonde_task_work(st[i], st_red[i]);
+		sonde_task_queue(st[i], st_queue[i]);
+	}
+}
+
+static void test_tasks_sorts_match_reference(void **state)
+{
+	static const char *const sorts[] = {"memory", "reductions", "queue", "id"};
+	int order[NS];
+
+	(void)state;
+	make_sort_tasks();
+	for (sort_field = 0; sort_field < 4; sort_field++) {
+		for (sort_desc = 0; sort_desc < 2; sort_desc++) {
+			json_t *res = run(&cmd_tasks_entry,
+			                  "{\"sort\":\"%s\",\"order\":\"%s\",\"filter\":\"ct-sort\","
+			                  "\"limit\":%d}",
+			                  sorts[sort_field], sort_desc ? "desc" : "asc", NS);
+			json_t *rows;
+
+			assert_non_null(res);
+			rows = json_object_get(res, "rows");
+			assert_int_equal(json_integer_value(json_object_get(res, "total")), NS);
+			assert_string_equal(json_string_value(json_object_get(res, "source")), "tasks");
+			assert_int_equal(json_array_size(rows), NS);
+			for (int i = 0; i < NS; i++)
+				order[i] = i;
+			qsort(order, NS, sizeof order[0], ref_cmp);
+			for (int i = 0; i < NS; i++)
+				assert_int_equal(row_int(rows, (size_t)i, "id"), sonde_task_id(st[order[i]]));
+			json_decref(res);
+		}
+	}
+}
+
+static void test_tasks_name_age_and_paging(void **state)
+{
+	json_t *all, *page, *rows;
+	char prev[64] = "";
+
+	(void)state;
+	make_sort_tasks();
+	all = run(&cmd_tasks_entry, "{\"sort\":\"name\",\"order\":\"asc\",\"filter\":\"ct-sort\"}");
+	assert_non_null(all);
+	rows = json_object_get(all, "rows");
+	for (size_t i = 0; i < json_array_size(rows); i++) {
+		const char *n = json_string_value(json_object_get(json_array_get(rows, i), "name"));
+
+		assert_true(strcmp(prev, n) <= 0);
+		snprintf(prev, sizeof prev, "%s", n);
+	}
+	/* pages of 7 concatenate to the whole list */
+	for (int off = 0; off < NS; off += 7) {
+		page = run(&cmd_tasks_entry,
+		           "{\"sort\":\"name\",\"order\":\"asc\",\"filter\":\"ct-sort\",\"offset\":%d,"
+		           "\"limit\":7}", off);
+		assert_non_null(page);
+		assert_int_equal(json_integer_value(json_object_get(page, "total")), NS);
+		for (size_t i = 0; i < json_array_size(json_object_get(page, "rows")); i++)
+			assert_int_equal(row_int(json_object_get(page, "rows"), i, "id"),
+			                 row_int(rows, (size_t)off + i, "id"));
+		json_decref(page);
+	}
+	json_decref(all);
+
+	/* age: oldest first when descending */
+	all = run(&cmd_tasks_entry, "{\"sort\":\"age\",\"filter\":\"ct-sort\",\"limit\":%d}", NS);
+	assert_non_null(all);
+	rows = json_object_get(all, "rows");
+	for (size_t i = 1; i < json_array_size(rows); i++)
+		assert_true(json_real_value(json_object_get(json_array_get(rows, i - 1), "age_s")) >=
+		            json_real_value(json_object_get(json_array_get(rows, i), "age_s")));
+	json_decref(all);
+}
+
+static void test_tasks_row_keys_and_filters(void **state)
+{
+	static const char *const keys[] = {"id", "name", "kind", "status", "parent", "memory",
+	                                   "reductions", "queue", "cpu_pct", "location",
+	                                   "initial_call", "age_s", "restarts", NULL};
+	sonde_task *t = spawn("ct-filter-Target", NULL);
+	json_t *res, *row;
+	char loc[256];
+
+	int at_line;
+
+	(void)state;
+	SONDE_TASK_AT(t); at_line = __LINE__;
+	sonde_task_status(t, SONDE_BLOCKED);
+	res = run(&cmd_tasks_entry, "{\"filter\":\"CT-FILTER-target\"}");
+	assert_non_null(res);
+	assert_int_equal(json_integer_value(json_object_get(res, "total")), 1);
+	row = json_array_get(json_object_get(res, "rows"), 0);
+	for (int i = 0; keys[i] != NULL; i++)
+		assert_non_null(json_object_get(row, keys[i]));
+	assert_string_equal(json_string_value(json_object_get(row, "status")), "blocked");
+	assert_string_equal(json_string_value(json_object_get(row, "kind")), "worker");
+	assert_string_equal(json_string_value(json_object_get(row, "initial_call")), "worker_loop");
+	snprintf(loc, sizeof loc, "%s:%d %s", __FILE__, at_line, __func__);
+	assert_string_equal(json_string_value(json_object_get(row, "location")), loc);
+	json_decref(res);
+	/* the location's function name matches too */
+	res = run(&cmd_tasks_entry, "{\"filter\":\"test_tasks_row_keys_and_filters\"}");
+	assert_non_null(res);
+	assert_int_equal(json_integer_value(json_object_get(res, "total")), 1);
+	json_decref(res);
+	res = run(&cmd_tasks_entry, "{\"filter\":\"no-such-task-anywhere\"}");
+	assert_non_null(res);
+	assert_int_equal(json_integer_value(json_object_get(res, "total")), 0);
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), 0);
+	json_decref(res);
+	sonde_task_exit(t, NULL);
+}
+
+static void test_tasks_bad_arguments(void **state)
+{
+	static const char *const bad[] = {
+		"{\"sort\":\"bogus\"}", "{\"sort\":3}", "{\"order\":\"up\"}", "{\"mode\":\"delta\"}",
+		"{\"limit\":0}", "{\"limit\":10001}", "{\"limit\":\"5\"}", "{\"offset\":-1}",
+		"{\"colour\":\"red\"}", NULL,
+	};
+
+	(void)state;
+	for (int i = 0; bad[i] != NULL; i++) {
+		assert_null(run(&cmd_tasks_entry, "%s", bad[i]));
+		assert_string_equal(last_err.code, ERR_BAD_ARGUMENT);
+		assert_true(strlen(last_err.message) > 10);
+	}
+	assert_null(run(&cmd_task_entry, "{}"));
+	assert_string_equal(last_err.code, ERR_BAD_ARGUMENT);
+	assert_null(run(&cmd_tree_entry, "{\"depth\":65}"));
+	assert_string_equal(last_err.code, ERR_BAD_ARGUMENT);
+}
+
+/* Window mode: deltas exactly what changed between the last two ticks, ranked by them. */
+static void test_tasks_window(void **state)
+{
+	enum { N = 12 };
+	sonde_task *t[N];
+	char name[32];
+	json_t *res, *rows;
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof name, "ct-win-%d", i);
+		t[i] = spawn(name, NULL);
+		sonde_task_memory(t[i], 1000000);
+		sonde_task_work(t[i], 500);
+	}
+	registry_tick(fake_now += 1000000000u);
+	registry_tick(fake_now += 1000000000u);
+	for (int i = 0; i < N; i++) {
+		sonde_task_memory(t[i], (i % 4) * 100 - 150);
+		sonde_task_work(t[i], (uint64_t)((i * 5) % N));
+	}
+	/* not in the window until the next tick */
+	res = run(&cmd_tasks_entry, "{\"mode\":\"window\",\"filter\":\"ct-win\"}");
+	assert_non_null(res);
+	rows = json_object_get(res, "rows");
+	for (int i = 0; i < N; i++)
+		assert_int_equal(row_int(rows, (size_t)i, "memory_delta"), 0);
+	json_decref(res);
+
+	registry_tick(fake_now += 500000000u);
+	res = run(&cmd_tasks_entry, "{\"mode\":\"window\",\"sort\":\"memory\",\"filter\":\"ct-win\"}");
+	assert_non_null(res);
+	assert_true(json_real_value(json_object_get(res, "window_s")) == 0.5);
+	rows = json_object_get(res, "rows");
+	assert_int_equal(json_array_size(rows), N);
+	for (size_t i = 0; i < N; i++) {
+		json_int_t id = row_int(rows, i, "id");
+		int k = -1;
+
+		for (int j = 0; j < N; j++)
+			if ((json_int_t)sonde_task_id(t[j]) == id)
+				k = j;
+		assert_true(k >= 0);
+		assert_int_equal(row_int(rows, i, "memory_delta"), (k % 4) * 100 - 150);
+		assert_int_equal(row_int(rows, i, "reductions_delta"), (k * 5) % N);
+		assert_int_equal(row_int(rows, i, "memory"), 1000000 + (k % 4) * 100 - 150);
+		if (i > 0)
+			assert_true(row_int(rows, i - 1, "memory_delta") >= row_int(rows, i, "memory_delta"));
+	}
+	json_decref(res);
+	res = run(&cmd_tasks_entry,
+	          "{\"mode\":\"window\",\"sort\":\"reductions\",\"filter\":\"ct-win\",\"limit\":1}");
+	assert_non_null(res);
+	assert_int_equal(row_int(json_object_get(res, "rows"), 0, "reductions_delta"), N - 1);
+	json_decref(res);
+	for (int i = 0; i < N; i++)
+		sonde_task_exit(t[i], NULL);
+}
+
+/* ---- task ----------------------------------------------------------------------------------- */
+
+static sonde_task *app, *pool, *workers[150];
+
+static void make_tree(void)
+{
+	char name[32];
+
+	if (app != NULL)
+		return;
+	app = spawn_full("ct-tree-app", NULL, SONDE_SUPERVISOR, NULL, NULL, 0);
+	pool = spawn_full("ct-tree-pool", app, SONDE_SUPERVISOR, NULL, NULL, 0);
+	sonde_task_memory(app, 1);
+	sonde_task_memory(pool, 2);
+	for (int i = 0; i < 150; i++) {
+		snprintf(name, sizeof name, "ct-tree-w%03d", i);
+		workers[i] = spawn(name, pool);
+		sonde_task_memory(workers[i], 10);
+		sonde_task_work(workers[i], 3);
+	}
+	sonde_task_restarted(pool);
+}
+
+static void test_task_detail(void **state)
+{
+	json_t *res, *parents, *children;
+	int at_line;
+
+	(void)state;
+	make_tree();
+	SONDE_TASK_AT(workers[7]); at_line = __LINE__;
+	res = run(&cmd_task_entry, "{\"id\":%" PRIu64 "}", sonde_task_id(workers[7]));
+	assert_non_null(res);
+	assert_string_equal(json_string_value(json_object_get(res, "name")), "ct-tree-w007");
+	assert_int_equal(json_integer_value(json_object_get(res, "parent")), sonde_task_id(pool));
+	parents = json_object_get(res, "parents");
+	assert_int_equal(json_array_size(parents), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(parents, 0), "name")),
+	                    "ct-tree-pool");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(parents, 1), "name")),
+	                    "ct-tree-app");
+	assert_int_equal(json_integer_value(json_object_get(res, "children_count")), 0);
+	assert_true(json_is_null(json_object_get(res, "inspect")));
+	assert_false(json_is_true(json_object_get(res, "sensitive")));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(res, "location_detail"),
+	                                                    "line")), at_line);
+	json_decref(res);
+
+	res = run(&cmd_task_entry, "{\"id\":%" PRIu64 "}", sonde_task_id(pool));
+	assert_non_null(res);
+	assert_string_equal(json_string_value(json_object_get(res, "kind")), "supervisor");
+	assert_string_equal(json_string_value(json_object_get(res, "strategy")), "rest_for_one");
+	assert_int_equal(json_integer_value(json_object_get(res, "max_restarts")), 3);
+	assert_int_equal(json_integer_value(json_object_get(res, "restarts")), 1);
+	assert_int_equal(json_integer_value(json_object_get(res, "children_count")), 150);
+	children = json_object_get(res, "children");
+	assert_int_equal(json_array_size(children), 100);
+	for (size_t i = 0; i < 100; i++)
+		assert_int_equal(row_int(children, i, "id"), sonde_task_id(workers[i]));
+	json_decref(res);
+}
+
+static void test_task_exited_and_unknown(void **state)
+{
+	sonde_task *t = spawn("ct-exit-me", NULL);
+	uint64_t id = sonde_task_id(t);
+	json_t *res;
+
+	(void)state;
+	sonde_task_work(t, 77);
+	sonde_task_exit(t, "crashed: SIGSEGV in parse_header");
+	res = run(&cmd_task_entry, "{\"id\":%" PRIu64 "}", id);
+	assert_non_null(res);
+	assert_string_equal(json_string_value(json_object_get(res, "status")), "exited");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(res, "exit"), "reason")),
+	                    "crashed: SIGSEGV in parse_header");
+	assert_int_equal(json_integer_value(json_object_get(res, "reductions")), 77);
+	json_decref(res);
+	assert_null(run(&cmd_task_entry, "{\"id\":999999999999}"));
+	assert_string_equal(last_err.code, ERR_NOT_FOUND);
+	/* and `tasks` no longer lists it */
+	res = run(&cmd_tasks_entry, "{\"filter\":\"ct-exit-me\"}");
+	assert_int_equal(json_integer_value(json_object_get(res, "total")), 0);
+	json_decref(res);
+}
+
+/* ---- inspect -------------------------------------------------------------------------------- */
+
+static _Atomic int inspect_calls;
+
+static void inspect_conn(sonde_task *task, void *arg, sonde_emit_fn emit, void *ctx)
+{
+	char buf[32];
+
+	(void)task;
+	atomic_fetch_add(&inspect_calls, 1);
+	snprintf(buf, sizeof buf, "%d", *(int *)arg);
+	emit(ctx, "buffer_bytes", buf);
+	emit(ctx, "peer", "10.0.0.7:51234");
+}
+
+static void inspect_sleepy(sonde_task *task, void *arg, sonde_emit_fn emit, void *ctx)
+{
+	struct timespec ts = {0, 300000000};
+
+	(void)task;
+	(void)arg;
+	nanosleep(&ts, NULL);
+	emit(ctx, "late", "yes");
+}
+
+static double elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void test_inspect_output_sensitive_timeout_busy(void **state)
+{
+	int bytes = 4096;
+	sonde_task *conn = spawn_full("ct-insp-conn", NULL, SONDE_WORKER, inspect_conn, &bytes, 0);
+	sonde_task *secret = spawn_full("ct-insp-secret", NULL, SONDE_WORKER, inspect_conn, &bytes,
+	                                SONDE_TASK_SENSITIVE);
+	sonde_task *sleepy = spawn_full("ct-insp-sleepy", NULL, SONDE_WORKER, inspect_sleepy, NULL, 0);
+	struct timespec t0;
+	json_t *res, *insp;
+	double ms;
+
+	(void)state;
+	res = run(&cmd_task_entry, "{\"id\":%" PRIu64 "}", sonde_task_id(conn));
+	insp = json_object_get(res, "inspect");
+	assert_string_equal(json_string_value(json_object_get(insp, "buffer_bytes")), "4096");
+	assert_string_equal(json_string_value(json_object_get(insp, "peer")), "10.0.0.7:51234");
+	json_decref(res);
+
+	atomic_store(&inspect_calls, 0);
+	res = run(&cmd_task_entry, "{\"id\":%" PRIu64 "}", sonde_task_id(secret));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(res, "inspect"),
+	                                                      "withheld")),
+	                    "task is marked sensitive");
+	assert_true(json_is_true(json_object_get(res, "sensitive")));
+	assert_int_equal(atomic_load(&inspect_calls), 0);
+	json_decref(res);
+	/* and unmarked at run time, it shows */
+	sonde_task_set_sensitive(secret, 0);
+	res = run(&cmd_task_entry, "{\"id\":%" PRIu64 "}", sonde_task_id(secret));
+	assert_non_null(json_object_get(json_object_get(res, "inspect"), "buffer_bytes"));
+	json_decref(res);
+
+	/* the sleeping callback is cut off at 50 ms and reported, not waited for */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	res = run(&cmd_task_entry, "{\"id\":%" PRIu64 "}", sonde_task_id(sleepy));
+	ms = elapsed_ms(&t0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(res, "inspect"),
+	                                                      "error")),
+	                    "timeout after 50 ms");
+	assert_true(ms < 250.0);
+	json_decref(res);
+	/* while it still sleeps, another inspect answers busy at once */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	res = run(&cmd_task_entry, "{\"id\":%" PRIu64 "}", sonde_task_id(conn));
+	assert_true(elapsed_ms(&t0) < 40.0);
+	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(res, "inspect"),
+	                                                         "error")),
+	                       "busy"));
+	json_decref(res);
+	assert_true(inspect_busy());
+	/* once it returns, inspects work again */
+	for (int i = 0; i < 100 && inspect_busy(); i++) {
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	assert_false(inspect_busy());
+	res = run(&cmd_task_entry, "{\"id\":%" PRIu64 "}", sonde_task_id(conn));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(res, "inspect"),
+	                                                      "buffer_bytes")),
+	                    "4096");
+	json_decref(res);
+	sonde_task_exit(conn, NULL);
+	sonde_task_exit(secret, NULL);
+	sonde_task_exit(sleepy, NULL);
+	inspect_shutdown();
+}
+
+/* ---- tree ----------------------------------------------------------------------------------- */
+
+static json_t *find_child(json_t *node, const char *name)
+{
+	json_t *kids = json_object_get(node, "children");
+
+	for (size_t i = 0; i < json_array_size(kids); i++)
+		if (strcmp(json_string_value(json_object_get(json_array_get(kids, i), "name")), name) == 0)
+			return json_array_get(kids, i);
+	return NULL;
+}
+
+static void test_tree_totals_and_bounds(void **state)
+{
+	json_t *res, *a, *p;
+
+	(void)state;
+	make_tree();
+	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 "}", sonde_task_id(app));
+	assert_non_null(res);
+	a = json_array_get(json_object_get(res, "roots"), 0);
+	assert_string_equal(json_string_value(json_object_get(a, "name")), "ct-tree-app");
+	assert_string_equal(json_string_value(json_object_get(a, "kind")), "supervisor");
+	assert_string_equal(json_string_value(json_object_get(a, "strategy")), "rest_for_one");
+	assert_int_equal(json_integer_value(json_object_get(a, "child_count")), 1);
+	assert_int_equal(json_integer_value(json_object_get(a, "memory")), 1 + 2 + 150 * 10);
+	assert_int_equal(json_integer_value(json_object_get(a, "reductions")), 150 * 3);
+	p = find_child(a, "ct-tree-pool");
+	assert_non_null(p);
+	assert_int_equal(json_integer_value(json_object_get(p, "child_count")), 150);
+	assert_int_equal(json_integer_value(json_object_get(p, "restarts")), 1);
+	assert_int_equal(json_array_size(json_object_get(p, "children")), 150);
+	assert_null(json_object_get(p, "truncated"));
+	assert_int_equal(json_integer_value(json_object_get(res, "nodes")), 152);
+	json_decref(res);
+
+	/* depth 1: the pool is shown, its workers are not, and it says how many are missing */
+	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 ",\"depth\":1}", sonde_task_id(app));
+	p = find_child(json_array_get(json_object_get(res, "roots"), 0), "ct-tree-pool");
+	assert_non_null(p);
+	assert_null(json_object_get(p, "children"));
+	assert_int_equal(json_integer_value(json_object_get(p, "truncated")), 150);
+	json_decref(res);
+
+	/* a node budget of 50: app, pool, 48 workers (in id order) */
+	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 ",\"limit\":50}", sonde_task_id(app));
+	assert_int_equal(json_integer_value(json_object_get(res, "nodes")), 50);
+	p = find_child(json_array_get(json_object_get(res, "roots"), 0), "ct-tree-pool");
+	assert_int_equal(json_array_size(json_object_get(p, "children")), 48);
+	assert_int_equal(json_integer_value(json_object_get(p, "truncated")), 102);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_array_get(json_object_get(p, "children"), 0), "name")),
+	                    "ct-tree-w000");
+	json_decref(res);
+
+	assert_null(run(&cmd_tree_entry, "{\"root\":999999999999}"));
+	assert_string_equal(last_err.code, ERR_NOT_FOUND);
+}
+
+/* A child whose parent exited is shown at top level, not under the slot's next tenant. */
+static void test_tree_orphans_and_recycled_parents(void **state)
+{
+	sonde_task *parent = spawn("ct-orphan-parent", NULL);
+	sonde_task *child = spawn("ct-orphan-child", parent);
+	uint32_t pslot = parent->index_;
+	sonde_task *tenant = NULL, *extra[300];
+	json_t *res, *roots;
+	int found = 0, n = 0;
+
+	(void)state;
+	sonde_task_exit(parent, NULL);
+	/* the freed slot is at the top of this thread's cache: the next spawn takes it */
+	tenant = spawn("ct-orphan-tenant", NULL);
+	while (tenant->index_ != pslot && n < 300) {
+		extra[n++] = tenant;
+		tenant = spawn("ct-orphan-tenant", NULL);
+	}
+	assert_int_equal(tenant->index_, pslot);
+	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 "}", sonde_task_id(tenant));
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(res,
+	                                                                   "roots"), 0),
+	                                                    "child_count")),
+	                 0);
+	json_decref(res);
+	res = run(&cmd_tree_entry, "{\"depth\":0,\"limit\":100000}");
+	roots = json_object_get(res, "roots");
+	for (size_t i = 0; i < json_array_size(roots); i++)
+		if (json_integer_value(json_object_get(json_array_get(roots, i), "id")) ==
+		    (json_int_t)sonde_task_id(child))
+			found = 1;
+	assert_true(found);
+	json_decref(res);
+	res = run(&cmd_task_entry, "{\"id\":%" PRIu64 "}", sonde_task_id(child));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(res,
+	                                                                     "parents"), 0),
+	                                                      "status")),
+	                    "exited");
+	json_decref(res);
+	sonde_task_exit(child, NULL);
+	sonde_task_exit(tenant, NULL);
+	while (n > 0)
+		sonde_task_exit(extra[--n], NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tasks_sorts_match_reference),
+		cmocka_unit_test(test_tasks_name_age_and_paging),
+		cmocka_unit_test(test_tasks_row_keys_and_filters),
+		cmocka_unit_test(test_tasks_bad_arguments),
+		cmocka_unit_test(test_tasks_window),
+		cmocka_unit_test(test_task_detail),
+		cmocka_unit_test(test_task_exited_and_unknown),
+		cmocka_unit_test(test_inspect_output_sensitive_timeout_busy),
+		cmocka_unit_test(test_tree_totals_and_bounds),
+		cmocka_unit_test(test_tree_orphans_and_recycled_parents),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
