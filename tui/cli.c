@@ -23,6 +23,7 @@
 #include "sockdir.h"
 
 #define CLI_TIMEOUT_MS 10000
+#define CLI_DEPTH_KEY "\001depth"   /* private key: a row's depth in a flattened tree */
 
 /* ---- target resolution (shared with the TUI's command line) ------------------------------ */
 
@@ -156,7 +157,7 @@ static void cli_collect_rows(const json_t *rows, int depth, json_t *flat)
 		if (!json_is_object(row))
 			continue;
 		copy = json_copy((json_t *)row);
-		json_object_set_new(copy, "\x01depth", json_integer(depth));
+		json_object_set_new(copy, CLI_DEPTH_KEY, json_integer(depth));
 		json_array_append_new(flat, copy);
 		if (json_is_array(json_object_get(row, "children")))
 			cli_collect_rows(json_object_get(row, "children"), depth + 1, flat);
@@ -203,7 +204,7 @@ static void cli_print_table(FILE *out, const json_t *rows)
 			w = strlen(cell);
 			if (j == 1 || strcmp(k, "name") == 0)
 				w += 2 * (size_t)json_integer_value(
-				         json_object_get(json_array_get(flat, i), "\x01depth"));
+				         json_object_get(json_array_get(flat, i), CLI_DEPTH_KEY));
 			if (w > width[j])
 				width[j] = w > 60 ? 60 : w;
 		}
@@ -213,16 +214,17 @@ static void cli_print_table(FILE *out, const json_t *rows)
 	fputc('\n', out);
 	for (i = 0; i < nrows; i++) {
 		const json_t *r = json_array_get(flat, i);
-		int depth = (int)json_integer_value(json_object_get(r, "\x01depth"));
+		int depth = (int)json_integer_value(json_object_get(r, CLI_DEPTH_KEY));
 		for (j = 0; j < ncols; j++) {
 			const char *k = json_string_value(json_array_get(cols, j));
 			const json_t *val = json_object_get(r, k);
-			char indented[300];
-			cli_format_value(k, val ?: json_null(), cell, sizeof cell);
-			if (strcmp(k, "name") == 0 && depth > 0) {
-				snprintf(indented, sizeof indented, "%*s%s", 2 * depth, "", cell);
-				snprintf(cell, sizeof cell, "%s", indented);
-			}
+			char indented[sizeof cell];
+			cli_format_value(k, val ?: json_null(), indented, sizeof indented);
+			if (strcmp(k, "name") == 0 && depth > 0)
+				snprintf(cell, sizeof cell, "%*s%.200s", 2 * (depth > 20 ? 20 : depth), "",
+				         indented);
+			else
+				memcpy(cell, indented, sizeof cell);
 			if (json_is_number(val))
 				fprintf(out, "%s%*s", j ? "  " : "", (int)width[j], cell);
 			else
