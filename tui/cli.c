@@ -108,6 +108,12 @@ static void cli_format_value(const char *key, const json_t *v, char *buf, size_t
 			snprintf(buf, size, "%s", fmt_bytes_delta(tmp, sizeof tmp, d));
 		else if (cli_ends_with(key, "_pct"))
 			snprintf(buf, size, "%s", fmt_percent(tmp, sizeof tmp, d));
+		else if (cli_ends_with(key, "_per_s"))
+			snprintf(buf, size, "%s", fmt_rate(tmp, sizeof tmp, d));
+		else if (cli_ends_with(key, "_us"))
+			snprintf(buf, size, "%.1f us", d);
+		else if (cli_ends_with(key, "_ns"))
+			snprintf(buf, size, "%.0f ns", d);
 		else if (cli_ends_with(key, "_s") && !json_is_integer(v))
 			snprintf(buf, size, "%.2f s", d);
 		else if (cli_ends_with(key, "_s"))
