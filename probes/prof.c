@@ -6,7 +6,10 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <link.h>
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -189,9 +193,138 @@ static const char *prof_basename(const char *path)
 	return s ? s + 1 : path;
 }
 
+/*
+ * Static functions are not in the dynamic symbol table dladdr reads, and a leak usually sits in
+ * one. When the module's file still has its .symtab (not stripped), look the address up there:
+ * the file is mapped read-only once and kept (the page cache shares it), 16 modules at most.
+ */
+struct prof_module {
+	char path[PATH_MAX];
+	const unsigned char *map;     /* NULL: no usable .symtab (stripped, unreadable, not ELF) */
+	size_t size;
+	const ElfW(Sym) *syms;
+	size_t nsyms;
+	const char *strs;
+	size_t strsize;
+	uintptr_t min_vaddr;          /* of the first PT_LOAD, page-aligned: fbase - this = bias */
+};
+
+#define PROF_MAX_MODULES 16
+static struct prof_module prof_modules[PROF_MAX_MODULES];
+static unsigned prof_nmodules;
+
+/* Validate the ELF file in m->map and find its symbol table; -1 when there is none. */
+static int prof_module_parse(struct prof_module *m)
+{
+	const ElfW(Ehdr) *eh = (const void *)m->map;
+	const ElfW(Shdr) *sh;
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (m->size < sizeof *eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh->e_ident[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32) ||
+	    eh->e_shentsize != sizeof *sh || eh->e_shoff > m->size ||
+	    (size_t)eh->e_shnum * sizeof *sh > m->size - eh->e_shoff ||
+	    eh->e_phentsize != sizeof(ElfW(Phdr)) || eh->e_phoff > m->size ||
+	    (size_t)eh->e_phnum * sizeof(ElfW(Phdr)) > m->size - eh->e_phoff)
+		return -1;
+	m->min_vaddr = UINTPTR_MAX;
+	for (unsigned i = 0; i < eh->e_phnum; i++) {
+		const ElfW(Phdr) *ph = (const void *)(m->map + eh->e_phoff + i * sizeof *ph);
+
+		if (ph->p_type == PT_LOAD && ph->p_vaddr < m->min_vaddr)
+			m->min_vaddr = ph->p_vaddr;
+	}
+	if (m->min_vaddr == UINTPTR_MAX)
+		return -1;
+	m->min_vaddr &= ~(uintptr_t)(page - 1);
+	sh = (const void *)(m->map + eh->e_shoff);
+	for (unsigned i = 0; i < eh->e_shnum; i++) {
+		const ElfW(Shdr) *str;
+
+		if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum ||
+		    sh[i].sh_entsize != sizeof(ElfW(Sym)))
+			continue;
+		str = &sh[sh[i].sh_link];
+		if (sh[i].sh_offset > m->size || sh[i].sh_size > m->size - sh[i].sh_offset ||
+		    str->sh_offset > m->size || str->sh_size > m->size - str->sh_offset)
+			return -1;
+		m->syms = (const void *)(m->map + sh[i].sh_offset);
+		m->nsyms = sh[i].sh_size / sizeof(ElfW(Sym));
+		m->strs = (const char *)(m->map + str->sh_offset);
+		m->strsize = str->sh_size;
+		return 0;
+	}
+	return -1;
+}
+
+static struct prof_module *prof_module_get(const char *path)
+{
+	struct prof_module *m;
+	struct stat st;
+	void *map;
+	int fd;
+
+	for (unsigned i = 0; i < prof_nmodules; i++)
+		if (strcmp(prof_modules[i].path, path) == 0)
+			return &prof_modules[i];
+	if (prof_nmodules == PROF_MAX_MODULES)
+		return NULL;
+	m = &prof_modules[prof_nmodules++];
+	memset(m, 0, sizeof *m);
+	snprintf(m->path, sizeof m->path, "%s", path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return m;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map != MAP_FAILED) {
+			m->map = map;
+			m->size = (size_t)st.st_size;
+			if (prof_module_parse(m) != 0) {
+				munmap(map, m->size);
+				m->map = NULL;
+			}
+		}
+	}
+	close(fd);
+	return m;
+}
+
+/* The .symtab function containing addr (a module loaded at fbase): its name and start. */
+static const char *prof_module_symbol(const char *path, uintptr_t fbase, uintptr_t addr,
+                                      uintptr_t *start)
+{
+	struct prof_module *m = prof_module_get(path);
+	uintptr_t bias, value;
+
+	if (m == NULL || m->map == NULL)
+		return NULL;
+	bias = fbase - m->min_vaddr;
+	value = addr - bias;
+	for (size_t i = 0; i < m->nsyms; i++) {
+		const ElfW(Sym) *sym = &m->syms[i];
+
+		if ((sym->st_info & 0xf) != STT_FUNC || sym->st_shndx == SHN_UNDEF ||
+		    sym->st_name >= m->strsize || value < sym->st_value ||
+		    value - sym->st_value >= sym->st_size)
+			continue;
+		*start = sym->st_value + bias;
+		return m->strs + sym->st_name;
+	}
+	return NULL;
+}
+
+/* The main program's path as dladdr reports it can be "" (glibc): use /proc/self/exe then. */
+static const char *prof_module_path(const Dl_info *info)
+{
+	return info->dli_fname[0] != '\0' ? info->dli_fname : "/proc/self/exe";
+}
+
 const char *prof_symbolise(uintptr_t addr, char *buf, size_t size)
 {
 	Dl_info info;
+	const char *name;
+	uintptr_t start;
 
 	/* A return address points after the call: look up the byte before it. */
 	if (addr == 0 || dladdr((void *)(addr - 1), &info) == 0 || info.dli_fname == NULL) {
@@ -199,9 +332,13 @@ const char *prof_symbolise(uintptr_t addr, char *buf, size_t size)
 	} else if (info.dli_sname != NULL) {
 		snprintf(buf, size, "%s+0x%llx (%s)", info.dli_sname,
 		         (unsigned long long)(addr - (uintptr_t)info.dli_saddr),
-		         prof_basename(info.dli_fname));
+		         prof_basename(prof_module_path(&info)));
+	} else if ((name = prof_module_symbol(prof_module_path(&info), (uintptr_t)info.dli_fbase,
+	                                      addr - 1, &start)) != NULL) {
+		snprintf(buf, size, "%s+0x%llx (%s)", name, (unsigned long long)(addr - start),
+		         prof_basename(prof_module_path(&info)));
 	} else {
-		snprintf(buf, size, "%s+0x%llx", prof_basename(info.dli_fname),
+		snprintf(buf, size, "%s+0x%llx", prof_basename(prof_module_path(&info)),
 		         (unsigned long long)(addr - (uintptr_t)info.dli_fbase));
 	}
 	return buf;
@@ -992,6 +1129,10 @@ static void prof_probe_fini(void)
 	if (prof.ours)
 		prof_set_active(0);
 	prof.ours = 0;
+	for (unsigned i = 0; i < prof_nmodules; i++)
+		if (prof_modules[i].map != NULL)
+			munmap((void *)prof_modules[i].map, prof_modules[i].size);
+	prof_nmodules = 0;
 }
 
 const struct probe_entry prof_probe = {

@@ -49,6 +49,16 @@ __attribute__((noinline)) void prof_test_leaky_function(int n)
 	}
 }
 
+/* A static function: not in the dynamic symbol table, found through the file's .symtab. */
+static __attribute__((noinline)) void *prof_test_static_alloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (p != NULL)
+		memset(p, 2, n < 16 ? n : 16);
+	return p;
+}
+
 static json_t *run_prof(struct cmd_error *err, const char *fmt, ...)
 {
 	char buf[512];
@@ -148,6 +158,11 @@ static void test_symbolise(void **state)
 	prof_symbolise(a, buf, sizeof buf);
 	assert_non_null(strstr(buf, "prof_test_leaky_function+0x8"));
 	assert_non_null(strstr(buf, "test_prof"));
+	a = (uintptr_t)prof_test_static_alloc + 4;
+	prof_symbolise(a, buf, sizeof buf);
+	if (strstr(buf, "prof_test_static_alloc+0x4 (") == NULL)
+		fail_msg("a static function symbolised as %s", buf);
+	free(prof_test_static_alloc(1));
 	prof_symbolise(0x10, buf, sizeof buf);
 	assert_string_equal(buf, "0x10");
 }
