@@ -20,6 +20,7 @@ extern const struct command_entry cmd_tasks_entry;
 extern const struct command_entry cmd_task_entry;
 extern const struct command_entry cmd_tree_entry;
 extern const struct command_entry cmd_prof_entry;
+extern const struct command_entry cmd_history_entry;
 /* @@extern: one `extern const struct command_entry cmd_X_entry;` per command above this line */
 
 const struct command_entry *const command_table[] = {
@@ -32,6 +33,7 @@ const struct command_entry *const command_table[] = {
 	&cmd_task_entry,
 	&cmd_tree_entry,
 	&cmd_prof_entry,
+	&cmd_history_entry,
 	/* @@table: one `&cmd_X_entry,` per command above this line */
 	NULL,
 };

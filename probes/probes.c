@@ -12,6 +12,7 @@ extern const struct probe_entry alloc_probe;
 extern const struct probe_entry proc_probe;
 extern const struct probe_entry registry_probe;
 extern const struct probe_entry prof_probe;
+extern const struct probe_entry sampler_probe;
 /* @@extern: one `extern const struct probe_entry X_probe;` per probe above this line */
 
 const struct probe_entry *const probe_table[] = {
@@ -19,6 +20,7 @@ const struct probe_entry *const probe_table[] = {
 	&proc_probe,
 	&registry_probe,
 	&prof_probe,
+	&sampler_probe,
 	/* @@table: one `&X_probe,` per probe above this line, sampler last */
 	NULL,
 };

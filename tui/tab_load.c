@@ -551,7 +551,8 @@ static unsigned load_key_window(struct ui *ui, int key)
 {
 	(void)key;
 	load.window = (load.window + 1) % (sizeof load_windows_s / sizeof load_windows_s[0]);
-	ui_message(ui, "Load: showing the last %u minutes", load_windows_s[load.window] / 60);
+	ui_message(ui, "Load: showing the last %u minute%s", load_windows_s[load.window] / 60,
+	           load_windows_s[load.window] == 60 ? "" : "s");
 	return KEYS_HANDLED | KEYS_REDRAW;
 }
 
