@@ -13,6 +13,8 @@
  *              probe_tick_max_us}
  *   allocator {name, version}
  *   limits    {fds, fds_hard, threads, threads_source}     (null = unlimited)
+ *   tasks     {live, max, spawned, exited, reductions, queue, restarts, memory, declared,
+ *              registry_tick_us, source}                   (registry_totals())
  * `threads` result: {total, rows[{tid, name, state, cpu_user_s, cpu_sys_s, cpu_pct, processor,
  *   start_s, main?, agent?}], process_cpu_user_s, process_cpu_sys_s, exited_cpu_s,
  *   cpu_pct_interval_s, source}. Rows are read from /proc/self/task/TID/stat with proc.c's
@@ -43,6 +45,7 @@
 #include "jemalloc.h"
 #include "proc.h"
 #include "proto.h"
+#include "registry.h"
 
 /* A JSON number, or null when the figure is unknown (NAN) -- never a made-up zero. */
 static json_t *system_real_or_null(double v)
@@ -262,6 +265,25 @@ static json_t *system_process(const struct proc_process *p)
 	return o;
 }
 
+/* The application's tasks in one object (totals as of the registry's last tick), so the System
+ * tab needs no second request. */
+static json_t *system_tasks(void)
+{
+	struct registry_totals t;
+	uint64_t tick_ns = 0, slots = 0;
+
+	registry_totals(&t);
+	registry_tick_cost(&tick_ns, &slots);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:f, s:s}", "live",
+	                 (json_int_t)t.live, "max", (json_int_t)REGISTRY_MAX_SLOTS, "spawned",
+	                 (json_int_t)t.spawned, "exited", (json_int_t)t.exited, "reductions",
+	                 (json_int_t)t.reductions, "queue", (json_int_t)t.queue, "restarts",
+	                 (json_int_t)t.restarts, "memory", (json_int_t)t.memory, "declared",
+	                 registry_used(), "registry_tick_us", (double)tick_ns / 1e3, "source",
+	                 "the task registry's totals at its last tick; memory in bytes as the tasks "
+	                 "account it (see `tasks`)");
+}
+
 /* system: one screenful about the process, its host, the agent and the limits that matter. */
 static int cmd_system_exec(const json_t *req, json_t **result, struct cmd_error *err)
 {
@@ -277,9 +299,9 @@ static int cmd_system_exec(const json_t *req, json_t **result, struct cmd_error 
 	proc_process_free(&p);
 	if (process == NULL)
 		return cmd_fail(err, ERR_INTERNAL, "out of memory building the system reply");
-	*result = json_pack("{s:o, s:o, s:o, s:o, s:o}", "process", process, "host", system_host(),
-	                    "agent", system_agent(), "allocator", system_allocator(), "limits",
-	                    system_limits());
+	*result = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "process", process, "host",
+	                    system_host(), "agent", system_agent(), "allocator", system_allocator(),
+	                    "limits", system_limits(), "tasks", system_tasks());
 	if (*result == NULL)
 		return cmd_fail(err, ERR_INTERNAL, "out of memory building the system reply");
 	return 0;

@@ -30,6 +30,7 @@
 #include "client.h"
 #include "command.h"
 #include "proc.h"
+#include "registry.h"
 #include "sonde.h"
 
 void proc_set_libproc2_soname(const char *soname);
@@ -273,6 +274,37 @@ static void test_system_in_process(void **state)
 	assert_int_equal((rlim_t)jnum(r, "limits.fds"), rl.rlim_cur);
 	assert_true(jnum(r, "limits.threads") > 1);
 	json_decref(r);
+}
+
+/* The tasks object carries the registry's totals: spawn two, account memory, tick, look. */
+static void test_system_tasks(void **state)
+{
+	struct sonde_task_spec spec = {.name = "conn", .initial_call = __func__};
+	sonde_task *a, *b;
+	struct timespec ts;
+	json_t *r, *before;
+
+	(void)state;
+	before = run_cmd("system", "{}");
+	a = sonde_task_spawn(&spec);
+	b = sonde_task_spawn(&spec);
+	assert_non_null(a);
+	assert_non_null(b);
+	sonde_task_memory(a, 4096);
+	sonde_task_work(b, 7);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	registry_tick((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+	r = run_cmd("system", "{}");
+	assert_int_equal(jnum(r, "tasks.live"), jnum(before, "tasks.live") + 2);
+	assert_int_equal(jnum(r, "tasks.spawned"), jnum(before, "tasks.spawned") + 2);
+	assert_true(jnum(r, "tasks.memory") >= 4096);
+	assert_true(jnum(r, "tasks.reductions") >= 7);
+	assert_true(jnum(r, "tasks.max") >= jnum(r, "tasks.live"));
+	assert_true(json_is_true(json_object_get(json_object_get(r, "tasks"), "declared")));
+	json_decref(r);
+	json_decref(before);
+	sonde_task_exit(a, NULL);
+	sonde_task_exit(b, NULL);
 }
 
 static void test_system_vs_ps(void **state)
@@ -698,6 +730,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_libproc2_missing_then_loaded_on_demand),
 		cmocka_unit_test(test_system_in_process),
+		cmocka_unit_test(test_system_tasks),
 		cmocka_unit_test(test_system_vs_ps),
 		cmocka_unit_test_prestate(test_threads_in_process, (void *)&threads_proc),
 		cmocka_unit_test_prestate(test_threads_in_process, (void *)&threads_libproc2),
