@@ -12,11 +12,13 @@ extern const struct tab_entry tab_system;
 extern const struct tab_entry tab_tasks;
 extern const struct tab_entry tab_tree;
 extern const struct tab_entry tab_load;
+extern const struct tab_entry tab_memory;
 /* @@extern: one `extern const struct tab_entry tab_X;` per tab above this line */
 
 const struct tab_entry *const tab_table[] = {
 	&tab_system,
 	&tab_load,
+	&tab_memory,
 	&tab_tasks,
 	&tab_tree,
 	/* @@table: one `&tab_X,` per tab above this line, in the order of their digit keys */
