@@ -52,12 +52,14 @@ export SONDE_DIR
 mkdir -m 700 "$SONDE_DIR"
 
 # The demo: default stories, a moderate idle population.
+: >"$tmp/stdout"
+: >"$tmp/stderr"
 "$demo_bin" --tasks 5000 >"$tmp/stdout" 2>"$tmp/stderr" &
 demo_pid=$!
 socket=$SONDE_DIR/$demo_pid.sock
 
 i=0
-while [ "$(grep -c '^story ' "$tmp/stdout" 2>/dev/null)" -lt 4 ]; do
+while [ "$(grep -c '^story ' "$tmp/stdout")" -lt 4 ]; do
 	if ! kill -0 "$demo_pid" 2>/dev/null || [ $i -ge 150 ]; then
 		echo "Bail out! the demo did not print its four story lines; stderr:"
 		sed 's/^/# /' "$tmp/stderr"
