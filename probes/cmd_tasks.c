@@ -75,7 +75,7 @@ static int tasks_name_tie(const struct topn_item *a, const struct topn_item *b, 
 
 /* The sort key of a live slot in total mode. Reads only the hot line, except for names, ext
  * memory (arena / thread-bound tasks) and CPU (thread-bound tasks). */
-static inline int64_t tasks_key(int sort, struct registry_chunk *ch, uint32_t i, uint32_t xf)
+static inline __attribute__((always_inline)) int64_t tasks_key(int sort, struct registry_chunk *ch, uint32_t i, uint32_t xf)
 {
 	struct sonde_task *t = &ch->hot[i];
 	char name[REGISTRY_NAME_MAX];
@@ -107,8 +107,11 @@ static inline int64_t tasks_key(int sort, struct registry_chunk *ch, uint32_t i,
 	}
 }
 
-/* One pass over the live tasks' hot lines; returns how many matched. */
-static uint64_t tasks_scan_total(const struct tasks_query *q, struct topn *top)
+/* One pass over the live tasks' hot lines; returns how many matched. Inlined once per sort
+ * (sort is a constant at each call site), and a slot whose key cannot enter the heap costs one
+ * generation load and one key load: the scan runs at memory speed. */
+static inline __attribute__((always_inline)) uint64_t
+tasks_scan_total_sorted(const struct tasks_query *q, struct topn *top, const int sort)
 {
 	uint32_t limit = registry_slot_limit();
 	uint64_t total = 0;
@@ -132,21 +135,38 @@ static uint64_t tasks_scan_total(const struct tasks_query *q, struct topn *top)
 			if (q->filter != NULL && !tasks_match(q, ch, i))
 				continue;
 			xf = atomic_load_explicit(&t->xflags_, memory_order_relaxed);
-			key = tasks_key(q->sort, ch, i, xf);
+			key = tasks_key(sort, ch, i, xf);
+			total++; /* live when its generation was read */
+			if (topn_skip(top, key))
+				continue;
 			id = atomic_load_explicit(&t->id_, memory_order_relaxed);
 			atomic_thread_fence(memory_order_acquire);
 			g2 = atomic_load_explicit(&t->generation_, memory_order_relaxed);
 			if (g1 != g2)
 				continue;
-			total++;
 			topn_offer(top, key, id, (c << REGISTRY_CHUNK_SHIFT) | i, g1);
 		}
 	}
 	return total;
 }
 
-/* One pass over the window arrays the last tick wrote (tasks live at that tick). */
-static uint64_t tasks_scan_window(const struct tasks_query *q, struct topn *top)
+static uint64_t tasks_scan_total(const struct tasks_query *q, struct topn *top)
+{
+	switch (q->sort) {
+	case S_MEMORY: return tasks_scan_total_sorted(q, top, S_MEMORY);
+	case S_REDUCTIONS: return tasks_scan_total_sorted(q, top, S_REDUCTIONS);
+	case S_QUEUE: return tasks_scan_total_sorted(q, top, S_QUEUE);
+	case S_CPU: return tasks_scan_total_sorted(q, top, S_CPU);
+	case S_NAME: return tasks_scan_total_sorted(q, top, S_NAME);
+	case S_ID: return tasks_scan_total_sorted(q, top, S_ID);
+	default: return tasks_scan_total_sorted(q, top, S_AGE);
+	}
+}
+
+/* One pass over the window arrays the last tick wrote (tasks live at that tick): 4 bytes of
+ * generation and 8 of delta per slot; the id array is read only for keys that can enter. */
+static inline __attribute__((always_inline)) uint64_t
+tasks_scan_window_sorted(const struct tasks_query *q, struct topn *top, const int sort)
 {
 	uint32_t limit = registry_slot_limit();
 	uint64_t total = 0;
@@ -167,12 +187,20 @@ static uint64_t tasks_scan_window(const struct tasks_query *q, struct topn *top)
 				continue;
 			if (q->filter != NULL && !tasks_match(q, ch, i))
 				continue;
-			key = q->sort == S_MEMORY ? ch->win_mem[i] : topn_key_u64(ch->win_red[i]);
+			key = sort == S_MEMORY ? ch->win_mem[i] : topn_key_u64(ch->win_red[i]);
 			total++;
+			if (topn_skip(top, key))
+				continue;
 			topn_offer(top, key, ch->snap_id[i], (c << REGISTRY_CHUNK_SHIFT) | i, g);
 		}
 	}
 	return total;
+}
+
+static uint64_t tasks_scan_window(const struct tasks_query *q, struct topn *top)
+{
+	return q->sort == S_MEMORY ? tasks_scan_window_sorted(q, top, S_MEMORY)
+	                           : tasks_scan_window_sorted(q, top, S_REDUCTIONS);
 }
 
 /* The row for a selected item: the live task if its slot still holds that very task, else its

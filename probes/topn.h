@@ -43,15 +43,27 @@ int topn_before(const struct topn *t, const struct topn_item *a, const struct to
 /* Offer an item (the slow path: the heap is not full, or the item beats the root's key). */
 void topn_push(struct topn *t, const struct topn_item *item);
 
-/* Offer an item: rejected at once when the heap is full and its key is worse than the root's. */
+/* Would an item with this key be rejected without looking further (heap full, key worse than
+ * the root's)? Lets a scan skip reading the rest of an item. */
+static inline int topn_skip(const struct topn *t, int64_t key)
+{
+	if (t->n < t->cap)
+		return 0;
+	if (t->cap == 0)
+		return 1;
+	return t->desc ? key < t->heap[0].key : key > t->heap[0].key;
+}
+
+/* Offer an item: rejected at once when the heap is full and its key is worse than the root's,
+ * or equal to it with a higher id (when there is no tie function). */
 static inline void topn_offer(struct topn *t, int64_t key, uint64_t id, uint32_t idx, uint32_t gen)
 {
 	struct topn_item it;
 
 	if (t->n == t->cap) {
-		if (t->cap == 0)
+		if (topn_skip(t, key))
 			return;
-		if (t->desc ? key < t->heap[0].key : key > t->heap[0].key)
+		if (key == t->heap[0].key && t->tie == NULL && id > t->heap[0].id)
 			return;
 	}
 	it.key = key;
