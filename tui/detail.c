@@ -28,6 +28,7 @@ static struct {
 	uint64_t seen_seq;
 	json_t *last;                 /* the last successful reply (kept when the task is gone) */
 	int gone;                     /* the agent no longer knows the task */
+	char mismatch[240];           /* the agent answered about another task */
 	int inspect_top;              /* inspect scroll */
 	int inspect_lines;            /* lines the inspect output has (for scroll bounds) */
 	double rate[DETAIL_TREND_MAX], mem[DETAIL_TREND_MAX];
@@ -67,7 +68,15 @@ static void detail_fetch(struct ui *ui)
 	if (r != NULL && r->seq != detail.seen_seq &&
 	    (uint64_t)fetch_reply_arg_int(r, "id", 0) == detail.id) {
 		detail.seen_seq = r->seq;
-		if (r->result != NULL) {
+		if (r->result != NULL && (uint64_t)ui_num(r->result, "id") != detail.id) {
+			/* The request's "id" is also the protocol's request id: an agent that reads
+			 * one for the other answers about another task. Say so; never show it. */
+			snprintf(detail.mismatch, sizeof detail.mismatch,
+			         "asked for #%llu, got #%.0f (%s): `task id=` clashes with the request id",
+			         (unsigned long long)detail.id, ui_num(r->result, "id"),
+			         ui_str(r->result, "name", "?"));
+		} else if (r->result != NULL) {
+			detail.mismatch[0] = '\0';
 			double reds = ui_num(r->result, "reductions");
 			double rate = NAN;
 
@@ -283,6 +292,10 @@ static void detail_draw(struct ui *ui, WINDOW *w, int height, int width)
 	char v[300];
 	int y = 0, left, meta_end, right_end;
 
+	if (t == NULL && detail.mismatch[0] != '\0') {
+		ui_draw_waiting(ui, w, "this task", detail.mismatch);
+		return;
+	}
 	if (t == NULL) {
 		if (r != NULL && (uint64_t)fetch_reply_arg_int(r, "id", 0) == detail.id &&
 		    r->error[0] != '\0')

@@ -137,7 +137,7 @@ void ui_draw_waiting(struct ui *ui, WINDOW *w, const char *what, const char *err
 	getmaxyx(w, h, wd);
 	fetch_status(ui->fetch, &st);
 	if (error != NULL && error[0] != '\0')
-		snprintf(line, sizeof line, "the agent answered %s: %s", what, error);
+		snprintf(line, sizeof line, "%s: %s", what, error);
 	else if (st.state != FETCH_CONNECTED)
 		snprintf(line, sizeof line, "no %s yet: not connected to the agent", what);
 	else

@@ -1,0 +1,74 @@
+#!/bin/sh
+# stories.sh - the operator's path through the demo's four planted problems, on the screen:
+# W then M puts the leaking connection on top within 10 s (window mode), R the hot shard, Q the
+# slow consumer; Enter on it shows its inspect state; the filter narrows the table; the Tree
+# tab shows the crashing worker's supervisor's restarts rising.
+. "$(dirname "$0")/lib.sh"
+setup
+start_demo || { echo "1..1"; echo "not ok 1 - the demo starts"; exit 1; }
+leak=$(story leak name)
+hot=$(story hot name)
+backlog=$(story backlog name)
+crash=$(story crash name)
+echo "# stories: leak='$leak' hot='$hot' backlog='$backlog' crash='$crash'"
+
+start_tui 120 40
+check "the Tasks tab opens first with the task table" wait_screen 5 'REDS/s +MEMORY'
+
+# Rows: 0 header, 1 tab bar, 2 summary, 3 column titles, 4 the first task.
+keys W
+check "W switches to window mode" wait_row 3 2 'window mode'
+keys M
+check "M in window mode puts the leaking connection ($leak) on top within 10 s" \
+	wait_row 10 4 "$leak"
+keys R
+check "R puts the hot shard ($hot) on top" wait_row 10 4 "$hot "
+keys Q
+check "Q puts the slow consumer ($backlog) on top" wait_row 10 4 "$backlog"
+keys Enter
+# Until the `task` command's "id" argument stops clashing with the request id (see
+# tui/detail.c), the detail says so instead of showing another task: a known failure.
+todo=
+wait_screen 3 'clashes with the request id' && todo=" # TODO task id=N answered for the request id"
+check "Enter opens the task detail of $backlog$todo" wait_row 5 2 "Task #[0-9]+ +$backlog"
+check "the detail shows the log sink's inspect state (backlog_lines)$todo" \
+	wait_screen 5 'backlog_lines +[0-9]+'
+keys Escape
+check "Esc returns to the task table" wait_row 5 3 'REDS/s'
+
+# Filter: \ then text; the agent filters; every row shown has it, and the total drops.
+keys '\'
+type_text "shard/1"
+keys Enter
+check "the filter narrows the table to the shards named shard/1*" \
+	wait_row 5 2 '^[0-9]+ tasks .*filter "shard/1"'
+rows_ok() {
+	screen | sed -n '5,39p' | grep -v '^ *$' | grep -v 'shard/1' | grep -q . && return 1
+	screen | sed -n '5p' | grep -q 'shard/1'
+}
+check "every row shown matches the filter" rows_ok
+total=$(row 2 | sed -n 's/^\([0-9]*\) tasks.*/\1/p')
+check "the filtered total is small (7 = shard/1 and shard/10..15), got '$total'" \
+	test "${total:-0}" -eq 7
+keys '\' C-u Enter
+check "clearing the filter brings every task back" wait_row 5 2 '^[0-9.k]+ tasks +sort'
+
+# The tree: the acceptor pool restarts its crashing child every few seconds.
+keys 5
+check "the Tree tab shows the supervision tree" wait_screen 5 'acceptor_pool +2 +one_for_one'
+restarts() {
+	screen | grep 'acceptor_pool' | awk '{for (i = 1; i <= NF; i++) if ($i == "running" || $i == "waiting" || $i == "runnable" || $i == "blocked") { r = $(i + 1); if (r ~ /^[▲^]/) r = $(i + 2); print r; exit } }'
+}
+first=$(restarts)
+rose() {
+	now=$(restarts)
+	[ -n "$now" ] && [ -n "$first" ] && [ "$now" -gt "$first" ]
+}
+deadline=$(($(date +%s) + 15))
+while [ "$(date +%s)" -lt "$deadline" ] && ! rose; do sleep 0.3; done
+check "the acceptor pool's restarts rise within 15 s (from ${first:-?} to $(restarts))" rose
+check "a rising restart count is marked" wait_screen 10 'acceptor_pool.*(▲|\^)\+[0-9]'
+
+keys q
+check "q quits with status 0" wait_screen 5 'sonde-exited-0'
+finish
