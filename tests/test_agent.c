@@ -1,0 +1,1548 @@
+/*
+ * test_agent.c - the agent against real clients over its real socket (issue 2, "Done means"):
+ * a tests/host process per test, in a private socket directory from mkdtemp, driven through raw
+ * Unix-socket connections. Every abuse is followed by proof that the host still serves: the same
+ * connection where it should survive, and always a fresh client, with nothing lost.
+ *
+ * Covered: greeting; bad input of every kind on one connection; binary garbage; a 10 MiB line
+ * (one line_too_long, then resync); 65536 vs 65537 bytes; 100 pipelined requests; CRLF; a client
+ * of another uid (refused by the directory, and by SO_PEERCRED); a client that never reads (host
+ * memory bounded by the output cap, client dropped, drop logged); max clients; idle timeout;
+ * SIGPIPE; signals blocked on the agent thread; fork (child neither serves nor removes the
+ * parent's socket); stale sockets; unsafe directories; SONDE_DISABLE; start/stop idempotence;
+ * socket removal at stop and at exit.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "sonde.h"
+
+#define TEST_NOBODY 65534
+#define TEST_TIMEOUT_MS 10000      /* no single wait in these tests may take longer */
+#define TEST_OUTPUT_CAP (8u << 20) /* the agent's default per-client output cap */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifndef TEST_ASAN
+#define TEST_ASAN 0
+#endif
+
+/* ---- small utilities ------------------------------------------------------------------------ */
+
+static long long test_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static int test_file_exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+/* Whole file into a malloc()ed string ("" if missing). */
+static char *test_slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *s = NULL;
+	size_t n = 0;
+
+	if (f == NULL)
+		return strdup("");
+	if (getdelim(&s, &n, '\0', f) < 0) {
+		free(s);
+		s = strdup("");
+	}
+	fclose(f);
+	return s;
+}
+
+/* A field of /proc/PID/status in kB (VmRSS, VmHWM), or -1. */
+static long test_status_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	size_t flen = strlen(field);
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
+			kb = strtol(line + flen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+/* Entries in a /proc directory (threads, fds), not counting . and .. */
+static int test_count_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* ---- raw connections ------------------------------------------------------------------------ */
+
+struct conn {
+	int fd;
+	char *buf;
+	size_t len, cap;
+};
+
+static int test_connect_raw(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* A bound Unix socket at path (fd returned; closing it leaves the file, as a crash does). */
+static int test_bind(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_true(strlen(path) < sizeof sa.sun_path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	return fd;
+}
+
+static struct conn *conn_wrap(int fd)
+{
+	struct conn *c = calloc(1, sizeof *c);
+
+	assert_non_null(c);
+	c->fd = fd;
+	c->cap = 1 << 16;
+	c->buf = malloc(c->cap);
+	assert_non_null(c->buf);
+	return c;
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->buf);
+	free(c);
+}
+
+/*
+ * The next line (newline stripped, malloc()ed) within timeout_ms. NULL at end of file (*eof = 1)
+ * or on timeout (*eof = 0).
+ */
+static char *conn_line_eof(struct conn *c, int timeout_ms, int *eof)
+{
+	long long deadline = test_now_ms() + timeout_ms;
+
+	*eof = 0;
+	for (;;) {
+		char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		long long left;
+		ssize_t n;
+
+		if (nl != NULL) {
+			size_t l = (size_t)(nl - c->buf);
+			char *line = malloc(l + 1);
+			assert_non_null(line);
+			memcpy(line, c->buf, l);
+			line[l] = '\0';
+			memmove(c->buf, nl + 1, c->len - l - 1);
+			c->len -= l + 1;
+			return line;
+		}
+		if (c->cap - c->len < 4096) {
+			c->cap *= 2;
+			c->buf = realloc(c->buf, c->cap);
+			assert_non_null(c->buf);
+		}
+		left = deadline - test_now_ms();
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0)
+			return NULL;
+		n = read(c->fd, c->buf + c->len, c->cap - c->len);   /* sockets and pipes */
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*eof = 1;
+			return NULL;
+		}
+		c->len += (size_t)n;
+	}
+}
+
+/* The next line as a JSON object; fails the test on timeout, end of file or bad JSON. */
+static json_t *conn_json(struct conn *c)
+{
+	json_error_t jerr;
+	int eof;
+	char *line = conn_line_eof(c, TEST_TIMEOUT_MS, &eof);
+	json_t *v;
+
+	if (line == NULL)
+		fail_msg("no line from the agent: %s", eof ? "connection closed" : "timed out");
+	v = json_loads(line, 0, &jerr);
+	if (!json_is_object(v))
+		fail_msg("agent sent a line that is not a JSON object (%s): %.200s", jerr.text, line);
+	free(line);
+	return v;
+}
+
+/* Assert the peer closes the connection (no further line) within timeout_ms. */
+static void conn_expect_eof(struct conn *c, int timeout_ms)
+{
+	int eof;
+	char *line = conn_line_eof(c, timeout_ms, &eof);
+
+	if (line != NULL)
+		fail_msg("expected the agent to close the connection, got: %.200s", line);
+	if (!eof)
+		fail_msg("expected the agent to close the connection within %d ms", timeout_ms);
+}
+
+static void conn_send(struct conn *c, const void *data, size_t n)
+{
+	const char *p = data;
+
+	while (n > 0) {
+		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			fail_msg("send to the agent failed: %s", strerror(errno));
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void conn_send_str(struct conn *c, const char *s)
+{
+	conn_send(c, s, strlen(s));
+}
+
+/* Connect and check the greeting; returns the connection. */
+static struct conn *conn_open(const char *path, pid_t want_pid)
+{
+	int fd = test_connect_raw(path);
+	struct conn *c;
+	json_t *g;
+
+	if (fd < 0)
+		fail_msg("cannot connect to %s: %s", path, strerror(errno));
+	c = conn_wrap(fd);
+	g = conn_json(c);
+	if (json_integer_value(json_object_get(g, "sonde")) != 1)
+		fail_msg("bad greeting: %s", json_dumps(g, JSON_COMPACT));
+	if (want_pid > 0)
+		assert_int_equal(json_integer_value(json_object_get(g, "pid")), want_pid);
+	json_decref(g);
+	return c;
+}
+
+/* Assert a reply: ok with this integer id. Consumes it. */
+static void test_expect_ok(json_t *r, long long id)
+{
+	if (!json_is_true(json_object_get(r, "ok")) || !json_is_integer(json_object_get(r, "id")) ||
+	    json_integer_value(json_object_get(r, "id")) != id)
+		fail_msg("expected an ok reply with id %lld, got %s", id, json_dumps(r, JSON_COMPACT));
+	assert_true(json_is_object(json_object_get(r, "result")));
+	json_decref(r);
+}
+
+/* Assert a reply: error with this code (and id; LLONG_MIN = null id). Consumes it. */
+static void test_expect_err(json_t *r, long long id, const char *code, const char *hint)
+{
+	json_t *rid = json_object_get(r, "id"), *err = json_object_get(r, "error");
+	const char *got = json_string_value(json_object_get(err, "code"));
+	const char *msg = json_string_value(json_object_get(err, "message"));
+	int id_ok = id == LLONG_MIN ? json_is_null(rid)
+	                            : json_is_integer(rid) && json_integer_value(rid) == id;
+
+	if (!json_is_false(json_object_get(r, "ok")) || got == NULL || msg == NULL || !id_ok ||
+	    strcmp(got, code) != 0 || (hint != NULL && strstr(msg, hint) == NULL))
+		fail_msg("expected error %s (id %lld, message mentioning \"%s\"), got %s", code, id,
+		         hint ? hint : "", json_dumps(r, JSON_COMPACT));
+	json_decref(r);
+}
+
+/* One ping on c with id; asserts the pong. */
+static void conn_ping(struct conn *c, long long id)
+{
+	char req[96];
+
+	snprintf(req, sizeof req, "{\"id\":%lld,\"cmd\":\"ping\",\"data\":\"p%lld\"}\n", id, id);
+	conn_send_str(c, req);
+	{
+		json_t *r = conn_json(c);
+		char want[32];
+		snprintf(want, sizeof want, "p%lld", id);
+		assert_string_equal(json_string_value(json_object_get(json_object_get(r, "result"),
+		                                                       "data")), want);
+		test_expect_ok(r, id);
+	}
+}
+
+/* ---- hosts ----------------------------------------------------------------------------------- */
+
+struct host {
+	pid_t pid;
+	int in_fd;                 /* host's stdin: closing it stops the host */
+	struct conn *out;          /* host's stdout lines */
+	char sock[108];
+	char err_path[PATH_MAX];   /* host's stderr */
+};
+
+struct fixture {
+	char dir[80];              /* private SONDE_DIR (mode 0700, from mkdtemp) */
+	char scratch[64];          /* files that are not the agent's (host stderr, ...) */
+	struct host host;
+};
+
+static const char *test_builddir(void)
+{
+	const char *d = getenv("top_builddir");
+	return d != NULL && *d != '\0' ? d : BUILDDIR;
+}
+
+static int test_fixture_setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->scratch, sizeof f->scratch, "/tmp/sonde-test-agent-XXXXXX");
+	if (mkdtemp(f->scratch) == NULL)
+		return -1;
+	snprintf(f->dir, sizeof f->dir, "%s/sock", f->scratch);
+	if (mkdir(f->dir, 0700) != 0)
+		return -1;
+	f->host.pid = -1;
+	*state = f;
+	return 0;
+}
+
+/* Stop the host: close its stdin, wait (bounded), SIGKILL if it hangs. Returns its wait status. */
+static int host_stop(struct host *h)
+{
+	int status = -1;
+	long long deadline = test_now_ms() + TEST_TIMEOUT_MS;
+
+	if (h->pid <= 0)
+		return -1;
+	if (h->in_fd >= 0)
+		close(h->in_fd);
+	h->in_fd = -1;
+	for (;;) {
+		pid_t r = waitpid(h->pid, &status, WNOHANG);
+		if (r == h->pid)
+			break;
+		if (r < 0) {
+			status = -1;
+			break;
+		}
+		if (test_now_ms() > deadline) {
+			kill(h->pid, SIGKILL);
+			waitpid(h->pid, &status, 0);
+			status = -2;
+			break;
+		}
+		test_sleep_ms(10);
+	}
+	h->pid = -1;
+	conn_close(h->out);
+	h->out = NULL;
+	return status;
+}
+
+static int test_fixture_teardown(void **state)
+{
+	struct fixture *f = *state;
+	char *cmd;
+	int rc;
+
+	host_stop(&f->host);
+	cmd = malloc(strlen(f->scratch) + 16);
+	sprintf(cmd, "rm -rf '%s'", f->scratch);
+	rc = system(cmd);
+	free(cmd);
+	free(f);
+	return rc == 0 ? 0 : -1;
+}
+
+/*
+ * Start tests/host with SONDE_DIR=dir, extra environment "K=V" strings and arguments (both
+ * NULL-terminated, may be NULL) and wait for its "ready PID SOCKET" line.
+ */
+static void host_start_env(struct fixture *f, struct host *h, const char *const *env,
+                           const char *const *args)
+{
+	int in[2], out[2];
+	char exe[PATH_MAX], *argv[16];
+	int argc = 0, eof;
+	char *line;
+	long pid;
+
+	snprintf(exe, sizeof exe, "%s/tests/host", test_builddir());
+	snprintf(h->err_path, sizeof h->err_path, "%s/host-%lld.err", f->scratch, test_now_ms());
+	argv[argc++] = exe;
+	for (int i = 0; args != NULL && args[i] != NULL && argc < 15; i++)
+		argv[argc++] = (char *)args[i];
+	argv[argc] = NULL;
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	h->pid = fork();
+	assert_true(h->pid >= 0);
+	if (h->pid == 0) {
+		int err = open(h->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(err, 2);
+		setenv("SONDE_DIR", f->dir, 1);
+		unsetenv("SONDE_DISABLE");
+		unsetenv("SONDE_NAME");
+		for (int i = 0; env != NULL && env[i] != NULL; i++)
+			putenv((char *)env[i]);
+		execv(exe, argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	h->in_fd = in[1];
+	h->out = conn_wrap(out[0]);
+	line = conn_line_eof(h->out, TEST_TIMEOUT_MS, &eof);
+	if (line == NULL) {
+		char *err = test_slurp(h->err_path);
+		fail_msg("host %s did not get ready (%s); its stderr: %s", exe,
+		         eof ? "it exited" : "timed out", err);
+	}
+	if (sscanf(line, "ready %ld %107s", &pid, h->sock) != 2 || pid != h->pid)
+		fail_msg("unexpected first line from the host: %s", line);
+	free(line);
+}
+
+static void host_start(struct fixture *f)
+{
+	host_start_env(f, &f->host, NULL, NULL);
+}
+
+/* The host process is alive (not exited, not a zombie). */
+static void host_expect_alive(const struct host *h)
+{
+	int status;
+	assert_int_equal(waitpid(h->pid, &status, WNOHANG), 0);
+	assert_int_equal(kill(h->pid, 0), 0);
+}
+
+/* The proof after every abuse: the host is alive and a fresh client gets greeted and served. */
+static void host_expect_serving(const struct host *h)
+{
+	struct conn *c;
+
+	host_expect_alive(h);
+	c = conn_open(h->sock, h->pid);
+	conn_ping(c, 900001);
+	conn_ping(c, 900002);
+	conn_close(c);
+}
+
+static char *host_stderr(const struct host *h)
+{
+	return test_slurp(h->err_path);
+}
+
+/* Does the host's stderr say text within timeout_ms? (The agent may log just after it closes
+ * the client, so a client can see the effect before the log line is written.) */
+static int host_stderr_says(const struct host *h, const char *text, int timeout_ms)
+{
+	long long deadline = test_now_ms() + timeout_ms;
+
+	for (;;) {
+		char *err = host_stderr(h);
+		int found = strstr(err, text) != NULL;
+		free(err);
+		if (found)
+			return 1;
+		if (test_now_ms() >= deadline)
+			return 0;
+		test_sleep_ms(20);
+	}
+}
+
+/* ---- greeting and good traffic ---------------------------------------------------------------- */
+
+static void test_greeting(void **state)
+{
+	struct fixture *f = *state;
+	const char *extra[] = {"SONDE_NAME=greeter", NULL};
+	struct conn *c;
+	json_t *g, *caps, *e;
+	size_t i;
+	int ping = 0, help = 0;
+	struct stat st;
+
+	host_start_env(f, &f->host, extra, NULL);
+	/* Socket: DIR/PID.sock, a socket, mode 0600. */
+	{
+		char want[PATH_MAX];
+		snprintf(want, sizeof want, "%s/%ld.sock", f->dir, (long)f->host.pid);
+		assert_string_equal(f->host.sock, want);
+	}
+	assert_int_equal(lstat(f->host.sock, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	c = conn_wrap(test_connect_raw(f->host.sock));
+	assert_true(c->fd >= 0);
+	g = conn_json(c);
+	assert_int_equal(json_integer_value(json_object_get(g, "sonde")), SONDE_PROTOCOL);
+	assert_int_equal(json_integer_value(json_object_get(g, "pid")), f->host.pid);
+	assert_string_equal(json_string_value(json_object_get(g, "name")), "greeter");
+	assert_string_equal(json_string_value(json_object_get(g, "agent")), SONDE_VERSION);
+	assert_true(json_number_value(json_object_get(g, "uptime_s")) >= 0);
+	assert_true(json_number_value(json_object_get(g, "uptime_s")) < 60);
+	caps = json_object_get(g, "caps");
+	assert_true(json_is_array(caps));
+	json_array_foreach(caps, i, e) {
+		ping |= strcmp(json_string_value(e), "ping") == 0;
+		help |= strcmp(json_string_value(e), "help") == 0;
+	}
+	assert_true(ping && help);
+	json_decref(g);
+	conn_ping(c, 1);
+	conn_close(c);
+	/* --name beats SONDE_NAME. */
+	assert_int_equal(WEXITSTATUS(host_stop(&f->host)), 0);
+	assert_false(test_file_exists(f->host.sock));
+	{
+		const char *args[] = {"--name", "byarg", NULL};
+		host_start_env(f, &f->host, extra, args);
+		c = conn_wrap(test_connect_raw(f->host.sock));
+		g = conn_json(c);
+		assert_string_equal(json_string_value(json_object_get(g, "name")), "byarg");
+		json_decref(g);
+		conn_close(c);
+	}
+}
+
+/* ---- bad input -------------------------------------------------------------------------------- */
+
+/* Each bad line, then a ping on the same connection: the error, then the pong, nothing lost. */
+static void test_bad_input_same_connection(void **state)
+{
+	static const struct {
+		const char *line;
+		long long id;          /* LLONG_MIN: the reply's id is null */
+		const char *code, *hint;
+	} cases[] = {
+		{"{\"id\":1,\"cmd\":\"ping\"", LLONG_MIN, "bad_json", "malformed JSON"},
+		{"this is not json", LLONG_MIN, "bad_json", "one JSON object per line"},
+		{"[1,2,3]", LLONG_MIN, "bad_request", "must be a JSON object"},
+		{"42", LLONG_MIN, "bad_request", "must be a JSON object"},
+		{"\"ping\"", LLONG_MIN, "bad_request", "must be a JSON object"},
+		{"{}", LLONG_MIN, "bad_request", "missing \"cmd\""},
+		{"{\"id\":11}", 11, "bad_request", "missing \"cmd\""},
+		{"{\"id\":12,\"cmd\":12}", 12, "bad_request", "\"cmd\" must be a string"},
+		{"{\"id\":[13],\"cmd\":\"ping\"}", LLONG_MIN, "bad_request", "\"id\" must be"},
+		{"{\"id\":1.5,\"cmd\":\"ping\"}", LLONG_MIN, "bad_request", "\"id\" must be"},
+		{"{\"id\":14,\"cmd\":\"frobnicate\"}", 14, "unknown_command",
+		 "unknown command \"frobnicate\"; this agent knows: ping, help"},
+		{"{\"id\":15,\"cmd\":\"ping\",\"bogus\":1}", 15, "bad_argument",
+		 "unknown argument \"bogus\"; accepted: data"},
+		{"{\"id\":16,\"cmd\":\"ping\",\"data\":16}", 16, "bad_argument",
+		 "argument \"data\" must be a string, not an integer"},
+		{"{\"id\":17,\"cmd\":\"ping\",\"data\":[\"x\"]}", 17, "bad_argument", "not an array"},
+		{"{\"id\":18,\"cmd\":\"help\",\"limit\":5}", 18, "bad_argument", "takes no arguments"},
+		{"{\"id\":19,\"id\":20,\"cmd\":\"ping\"}", LLONG_MIN, "bad_json", "duplicate"},
+	};
+	struct fixture *f = *state;
+	struct conn *c;
+
+	host_start(f);
+	c = conn_open(f->host.sock, f->host.pid);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		conn_send_str(c, cases[i].line);
+		conn_send_str(c, "\n");
+		test_expect_err(conn_json(c), cases[i].id, cases[i].code, cases[i].hint);
+		conn_ping(c, 100 + (long long)i);
+	}
+	/* All of them again in one write, each followed by a ping: same answers, same order. */
+	{
+		char *all = NULL;
+		size_t n = 0;
+		FILE *m = open_memstream(&all, &n);
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+			fprintf(m, "%s\n{\"id\":%zu,\"cmd\":\"ping\"}\n", cases[i].line, 200 + i);
+		fclose(m);
+		conn_send(c, all, n);
+		free(all);
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+			test_expect_err(conn_json(c), cases[i].id, cases[i].code, cases[i].hint);
+			test_expect_ok(conn_json(c), 200 + (long long)i);
+		}
+	}
+	conn_close(c);
+	host_expect_serving(&f->host);
+}
+
+static void test_binary_garbage(void **state)
+{
+	struct fixture *f = *state;
+	enum { GARBAGE = 256 * 1024 };
+	unsigned char *g = malloc(GARBAGE);
+	unsigned seed = 4242;
+	size_t expect = 0, start = 0, got = 0, nuls = 0;
+	struct conn *c;
+
+	assert_non_null(g);
+	for (size_t i = 0; i < GARBAGE; i++) {
+		g[i] = (unsigned char)(rand_r(&seed) & 0xff);
+		nuls += g[i] == 0;
+	}
+	assert_true(nuls > 100);
+	/* The agent answers every line that is not empty once a trailing CR is removed. */
+	for (size_t i = 0; i <= GARBAGE; i++)
+		if (i == GARBAGE || g[i] == '\n') {
+			size_t l = i - start;
+			if (l > 0 && g[start + l - 1] == '\r')
+				l--;
+			expect += l > 0;
+			start = i + 1;
+		}
+	assert_true(expect > 500);
+	host_start(f);
+	c = conn_open(f->host.sock, f->host.pid);
+	conn_send(c, g, GARBAGE);
+	conn_send_str(c, "\n{\"id\":4242,\"cmd\":\"ping\"}\n");
+	for (;;) {
+		json_t *r = conn_json(c);
+		if (json_is_true(json_object_get(r, "ok"))) {
+			test_expect_ok(r, 4242);
+			break;
+		}
+		assert_true(json_is_string(json_object_get(json_object_get(r, "error"), "code")));
+		json_decref(r);
+		got++;
+	}
+	assert_int_equal(got, expect);
+	free(g);
+	conn_ping(c, 1);
+	conn_close(c);
+	host_expect_serving(&f->host);
+}
+
+static void test_ten_mib_line_resyncs(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 10u << 20;
+	char *big = malloc(n);
+	struct conn *c, *other;
+
+	assert_non_null(big);
+	memset(big, 'x', n);
+	memcpy(big, "{\"id\":1,\"cmd\":\"ping\",\"data\":\"", 29);
+	host_start(f);
+	c = conn_open(f->host.sock, f->host.pid);
+	other = conn_open(f->host.sock, f->host.pid);
+	conn_send(c, big, n);
+	/* While the long line is half-sent... */
+	conn_ping(other, 5);
+	conn_send_str(c, "\n{\"id\":42,\"cmd\":\"ping\"}\n{\"id\":43,\"cmd\":\"ping\"}\n");
+	test_expect_err(conn_json(c), LLONG_MIN, "line_too_long", "longer than 65536 bytes");
+	/* ...exactly one error, then the valid requests answered in order. */
+	test_expect_ok(conn_json(c), 42);
+	test_expect_ok(conn_json(c), 43);
+	free(big);
+	conn_ping(c, 44);
+	conn_ping(other, 6);
+	conn_close(c);
+	conn_close(other);
+	host_expect_serving(&f->host);
+}
+
+/* A ping padded with spaces to exactly n bytes, newline not included. */
+static char *test_padded_ping(size_t n, long long id)
+{
+	char head[64];
+	int hl = snprintf(head, sizeof head, "{\"id\":%lld,\"cmd\":\"ping\"", id);
+	char *s = malloc(n + 2);
+
+	assert_non_null(s);
+	memcpy(s, head, (size_t)hl);
+	memset(s + hl, ' ', n - (size_t)hl - 1);
+	s[n - 1] = '}';
+	s[n] = '\n';
+	s[n + 1] = '\0';
+	return s;
+}
+
+static void test_line_limit_exact(void **state)
+{
+	struct fixture *f = *state;
+	struct conn *c;
+	char *s;
+
+	host_start(f);
+	c = conn_open(f->host.sock, f->host.pid);
+	s = test_padded_ping(65536, 77);
+	conn_send(c, s, 65537);
+	test_expect_ok(conn_json(c), 77);
+	free(s);
+	s = test_padded_ping(65537, 78);
+	conn_send(c, s, 65538);
+	test_expect_err(conn_json(c), LLONG_MIN, "line_too_long", NULL);
+	free(s);
+	conn_ping(c, 79);
+	/* Split across many small writes, the limit is the same. */
+	s = test_padded_ping(65536, 80);
+	for (size_t off = 0; off < 65537; off += 1000) {
+		conn_send(c, s + off, 65537 - off < 1000 ? 65537 - off : 1000);
+		if (off % 16000 == 0)
+			test_sleep_ms(1);
+	}
+	test_expect_ok(conn_json(c), 80);
+	free(s);
+	conn_close(c);
+	host_expect_serving(&f->host);
+}
+
+static void test_pipelined_100(void **state)
+{
+	struct fixture *f = *state;
+	char *all = NULL;
+	size_t n = 0;
+	FILE *m = open_memstream(&all, &n);
+	struct conn *c;
+
+	for (int i = 0; i < 100; i++) {
+		if (i % 10 == 9)
+			fprintf(m, "{\"id\":%d,\"cmd\":\"help\"}\n", 1000 + i);
+		else
+			fprintf(m, "{\"id\":%d,\"cmd\":\"ping\",\"data\":\"d%d\"}\n", 1000 + i, i);
+	}
+	fclose(m);
+	host_start(f);
+	c = conn_open(f->host.sock, f->host.pid);
+	conn_send(c, all, n);
+	for (int i = 0; i < 100; i++) {
+		json_t *r = conn_json(c);
+		json_t *res = json_object_get(r, "result");
+		if (i % 10 == 9) {
+			assert_true(json_is_array(json_object_get(res, "commands")));
+		} else {
+			char want[16];
+			snprintf(want, sizeof want, "d%d", i);
+			assert_string_equal(json_string_value(json_object_get(res, "data")), want);
+		}
+		test_expect_ok(r, 1000 + i);
+	}
+	free(all);
+	conn_ping(c, 1);
+	conn_close(c);
+	host_expect_serving(&f->host);
+}
+
+static void test_crlf(void **state)
+{
+	struct fixture *f = *state;
+	struct conn *c;
+
+	host_start(f);
+	c = conn_open(f->host.sock, f->host.pid);
+	conn_send_str(c, "{\"id\":1,\"cmd\":\"ping\"}\r\n");
+	test_expect_ok(conn_json(c), 1);
+	/* Empty lines (LF or CRLF) are ignored, mixed endings are fine. */
+	conn_send_str(c, "\r\n\n\r\n{\"id\":2,\"cmd\":\"ping\"}\n{\"id\":3,\"cmd\":\"ping\"}\r\n");
+	test_expect_ok(conn_json(c), 2);
+	test_expect_ok(conn_json(c), 3);
+	/* Only one CR is line ending; another is part of the request (JSON whitespace). */
+	conn_send_str(c, "{\"id\":4,\"cmd\":\"ping\"}\r\r\n");
+	test_expect_ok(conn_json(c), 4);
+	/* A CR in the middle is not a line end. */
+	conn_send_str(c, "{\"id\":5,\r\"cmd\":\"ping\"}\r\n");
+	test_expect_ok(conn_json(c), 5);
+	conn_close(c);
+	host_expect_serving(&f->host);
+}
+
+/* A client that sends and closes before the replies: no SIGPIPE may reach the host. */
+static void test_no_sigpipe(void **state)
+{
+	struct fixture *f = *state;
+
+	host_start(f);
+	for (int round = 0; round < 20; round++) {
+		struct conn *c = conn_wrap(test_connect_raw(f->host.sock));
+		assert_true(c->fd >= 0);
+		for (int i = 0; i < 200; i++)
+			conn_send_str(c, "{\"id\":1,\"cmd\":\"help\"}\n");
+		conn_close(c);
+	}
+	test_sleep_ms(200);
+	host_expect_serving(&f->host);
+}
+
+/* The agent thread blocks every signal; the host's own handler still gets SIGTERM. */
+static void test_agent_thread_blocks_signals(void **state)
+{
+	struct fixture *f = *state;
+	char path[128], line[256];
+	DIR *d;
+	struct dirent *de;
+	int checked = 0, status;
+
+	host_start(f);
+	snprintf(path, sizeof path, "/proc/%ld/task", (long)f->host.pid);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		char file[600];
+		FILE *s;
+		unsigned long long blk = 0;
+		if (de->d_name[0] == '.' || atol(de->d_name) == f->host.pid)
+			continue;
+		snprintf(file, sizeof file, "%s/%s/status", path, de->d_name);
+		s = fopen(file, "r");
+		assert_non_null(s);
+		while (fgets(line, sizeof line, s) != NULL)
+			if (strncmp(line, "SigBlk:", 7) == 0)
+				blk = strtoull(line + 7, NULL, 16);
+		fclose(s);
+		/* The host has only the agent thread besides main: SIGTERM, SIGINT, SIGPIPE, SIGCHLD,
+		 * SIGUSR1, SIGHUP, SIGALRM must all be blocked on it. */
+		for (int sig = 1; sig < 32; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP && !(blk & (1ull << (sig - 1))))
+				fail_msg("signal %d (%s) is not blocked on agent thread %s", sig,
+				         strsignal(sig), de->d_name);
+		checked++;
+	}
+	closedir(d);
+	assert_int_equal(checked, 1);
+	assert_int_equal(kill(f->host.pid, SIGTERM), 0);
+	assert_int_equal(waitpid(f->host.pid, &status, 0), f->host.pid);
+	f->host.pid = -1;
+	/* The host's handler ran: a clean exit 0, and sonde_stop() removed the socket. */
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_false(test_file_exists(f->host.sock));
+}
+
+/* ---- other uids --------------------------------------------------------------------------------- */
+
+/* In a forked child: become nobody (keeping CAP_DAC_OVERRIDE if dac_override), connect, and
+ * report on fd: "errno N" or the first line the agent sent, then "eof" if it closed. */
+static void test_nobody_child(const char *path, int dac_override, int report)
+{
+	char buf[1024];
+	struct conn *c;
+	int fd, eof;
+	char *line;
+
+	if (dac_override && prctl(PR_SET_KEEPCAPS, 1) != 0)
+		_exit(10);
+	if (setgroups(0, NULL) != 0 || setresgid(TEST_NOBODY, TEST_NOBODY, TEST_NOBODY) != 0 ||
+	    setresuid(TEST_NOBODY, TEST_NOBODY, TEST_NOBODY) != 0)
+		_exit(11);
+	if (getuid() != TEST_NOBODY || geteuid() != TEST_NOBODY)
+		_exit(12);
+	if (dac_override) {
+		/* Only CAP_DAC_OVERRIDE, so the path's permissions cannot stop us: what is left to
+		 * refuse us is the agent's SO_PEERCRED check, which sees uid 65534. */
+		struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+		struct __user_cap_data_struct data[2];
+		memset(data, 0, sizeof data);
+		data[0].effective = data[0].permitted = 1u << CAP_DAC_OVERRIDE;
+		if (syscall(SYS_capset, &hdr, data) != 0)
+			_exit(13);
+	}
+	fd = test_connect_raw(path);
+	if (fd < 0) {
+		int n = snprintf(buf, sizeof buf, "errno %d\n", errno);
+		if (write(report, buf, (size_t)n) < 0)
+			_exit(14);
+		_exit(0);
+	}
+	c = conn_wrap(fd);
+	line = conn_line_eof(c, 5000, &eof);
+	if (line != NULL) {
+		if (write(report, line, strlen(line)) < 0 || write(report, "\n", 1) < 0)
+			_exit(14);
+		free(line);
+		line = conn_line_eof(c, 5000, &eof);
+	}
+	if (line == NULL && eof && write(report, "eof\n", 4) < 0)
+		_exit(14);
+	free(line);
+	_exit(0);
+}
+
+/* Run test_nobody_child; returns what it reported (malloc()ed) and its exit code in *code. */
+static char *test_as_nobody(const char *path, int dac_override, int *code)
+{
+	int p[2], status;
+	char *out = NULL;
+	size_t n = 0;
+	FILE *in;
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		test_nobody_child(path, dac_override, p[1]);
+	}
+	close(p[1]);
+	in = fdopen(p[0], "r");
+	if (getdelim(&out, &n, '\0', in) < 0) {
+		free(out);
+		out = strdup("");
+	}
+	fclose(in);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	*code = WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+	return out;
+}
+
+static void test_other_uid_stopped_by_directory(void **state)
+{
+	struct fixture *f = *state;
+	char *out, *err, want[32];
+	int code;
+
+	if (geteuid() != 0)
+		skip();   /* only root can become nobody */
+	host_start(f);
+	out = test_as_nobody(f->host.sock, 0, &code);
+	assert_int_equal(code, 0);
+	snprintf(want, sizeof want, "errno %d\n", EACCES);
+	if (strcmp(out, want) != 0)
+		fail_msg("nobody connecting through the 0700 directory: got \"%s\", want EACCES", out);
+	free(out);
+	/* Refused by the file system: the agent never saw it, so it logged nothing. */
+	err = host_stderr(&f->host);
+	assert_null(strstr(err, "refused"));
+	free(err);
+	host_expect_serving(&f->host);
+}
+
+static void test_other_uid_refused_by_peercred(void **state)
+{
+	struct fixture *f = *state;
+	char *out, *err;
+	int code;
+
+	if (geteuid() != 0)
+		skip();
+	host_start(f);
+	out = test_as_nobody(f->host.sock, 1, &code);
+	if (code == 10 || code == 13) {
+		free(out);
+		fail_msg("cannot keep CAP_DAC_OVERRIDE after becoming nobody (exit %d)", code);
+	}
+	assert_int_equal(code, 0);
+	if (strstr(out, "\"code\":\"permission_denied\"") == NULL ||
+	    strstr(out, "uid 65534 may not attach") == NULL || strstr(out, "\"id\":null") == NULL ||
+	    strstr(out, "\neof\n") == NULL)
+		fail_msg("nobody with DAC override: want a permission_denied line then the close, got "
+		         "\"%s\"", out);
+	/* No greeting before the refusal: nothing about the process leaked. */
+	assert_null(strstr(out, "\"sonde\""));
+	free(out);
+	if (!host_stderr_says(&f->host, "refused connection from uid 65534", 2000)) {
+		err = host_stderr(&f->host);
+		fail_msg("host stderr does not log the refusal: \"%s\"", err);
+	}
+	host_expect_serving(&f->host);
+}
+
+/* ---- limits ------------------------------------------------------------------------------------- */
+
+static void test_slow_reader_dropped(void **state)
+{
+	struct fixture *f = *state;
+	/* Under ASan freed blocks sit in a quarantine; keep it small so RSS measures the agent. */
+	const char *extra[] = {"ASAN_OPTIONS=quarantine_size_mb=1:detect_leaks=0", NULL};
+	static const char req[] = "{\"id\":1,\"cmd\":\"help\"}\n";
+	char batch[sizeof req * 100];
+	struct conn *c, *other;
+	long rss0, hwm1, grew_kb, limit_kb;
+	long long deadline;
+	size_t sent = 0, replies = 0, reply_len = 0;
+	int dropped = 0;
+	char *err;
+
+	for (int i = 0; i < 100; i++)
+		memcpy(batch + i * (sizeof req - 1), req, sizeof req - 1);
+	host_start_env(f, &f->host, extra, NULL);
+	other = conn_open(f->host.sock, f->host.pid);
+	conn_ping(other, 1);
+	{   /* Warm up: one help reply on a reading client; note its size. */
+		int eof;
+		char *line;
+		conn_send_str(other, req);
+		line = conn_line_eof(other, TEST_TIMEOUT_MS, &eof);
+		assert_non_null(line);
+		reply_len = strlen(line) + 1;
+		free(line);
+	}
+	test_sleep_ms(100);
+	rss0 = test_status_kb(f->host.pid, "VmRSS");
+	assert_true(rss0 > 0);
+	c = conn_open(f->host.sock, f->host.pid);
+	/* Never read; keep asking for help until the agent gives up on us. */
+	deadline = test_now_ms() + 20000;
+	while (!dropped && test_now_ms() < deadline) {
+		const char *p = batch;
+		size_t left = 100 * (sizeof req - 1);
+		while (left > 0) {
+			struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+			ssize_t w = send(c->fd, p, left, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w > 0) {
+				p += w;
+				left -= (size_t)w;
+				sent += (size_t)w;
+				continue;
+			}
+			if (w < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+				dropped = 1;
+				break;
+			}
+			if (w < 0 && errno != EAGAIN && errno != EINTR)
+				fail_msg("send: %s", strerror(errno));
+			if (poll(&pfd, 1, 200) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
+				dropped = 1;
+				break;
+			}
+			if (test_now_ms() >= deadline)
+				break;
+		}
+	}
+	assert_true(dropped);
+	hwm1 = test_status_kb(f->host.pid, "VmHWM");
+	grew_kb = hwm1 - rss0;
+	/* Cap plus margin: the 64 KiB input buffer, one reply in flight, allocator slack. */
+	limit_kb = (long)(TEST_OUTPUT_CAP / 1024) + (TEST_ASAN ? 8192 : 4096);
+	print_message("# slow reader: sent %zu requests (%zu-byte replies), host RSS %ld kB, peak "
+	              "grew by %ld kB (limit %ld kB)\n", sent / (sizeof req - 1), reply_len, rss0,
+	              grew_kb, limit_kb);
+	if (grew_kb > limit_kb)
+		fail_msg("host peak RSS grew by %ld kB for one non-reading client; the cap is %u kB",
+		         grew_kb, TEST_OUTPUT_CAP / 1024);
+	/* It was dropped for asking more than the cap, not before. */
+	assert_true(sent / (sizeof req - 1) * reply_len > TEST_OUTPUT_CAP);
+	/* Whatever the kernel had buffered for us arrives, then the close; fewer replies than asked. */
+	for (;;) {
+		int eof;
+		char *line = conn_line_eof(c, TEST_TIMEOUT_MS, &eof);
+		if (line == NULL) {
+			assert_true(eof);
+			break;
+		}
+		free(line);
+		replies++;
+	}
+	assert_true(replies < sent / (sizeof req - 1));
+	conn_close(c);
+	if (!host_stderr_says(&f->host, "does not read its replies (output cap reached)", 2000) ||
+	    !host_stderr_says(&f->host, "dropped client", 0)) {
+		err = host_stderr(&f->host);
+		fail_msg("host stderr does not mention the drop: \"%s\"", err);
+	}
+	/* The reading client never noticed. */
+	conn_ping(other, 2);
+	conn_close(other);
+	/* And the memory went back: RSS is near where it started (glibc returns big blocks). */
+	test_sleep_ms(100);
+	assert_true(test_status_kb(f->host.pid, "VmRSS") < rss0 + limit_kb);
+	host_expect_serving(&f->host);
+}
+
+static void test_max_clients(void **state)
+{
+	struct fixture *f = *state;
+	struct conn *c[16], *extra, *late = NULL;
+
+	host_start(f);
+	for (int i = 0; i < 16; i++)
+		c[i] = conn_open(f->host.sock, f->host.pid);
+	extra = conn_wrap(test_connect_raw(f->host.sock));
+	assert_true(extra->fd >= 0);
+	test_expect_err(conn_json(extra), LLONG_MIN, "too_many_clients", "too many clients (16");
+	conn_expect_eof(extra, TEST_TIMEOUT_MS);
+	conn_close(extra);
+	/* All 16 are still served. */
+	for (int i = 0; i < 16; i++)
+		conn_ping(c[i], i);
+	/* One leaves: a new one is accepted (once the agent has seen the close). */
+	conn_close(c[3]);
+	for (int attempt = 0; attempt < 50 && late == NULL; attempt++) {
+		struct conn *t = conn_wrap(test_connect_raw(f->host.sock));
+		json_t *g = conn_json(t);
+		if (json_object_get(g, "sonde") != NULL) {
+			late = t;
+		} else {
+			test_expect_err(g, LLONG_MIN, "too_many_clients", NULL);
+			g = NULL;
+			conn_close(t);
+			test_sleep_ms(20);
+		}
+		json_decref(g);
+	}
+	assert_non_null(late);
+	c[3] = late;
+	for (int i = 0; i < 16; i++)
+		conn_ping(c[i], 100 + i);
+	for (int i = 0; i < 16; i++)
+		conn_close(c[i]);
+	host_expect_serving(&f->host);
+}
+
+static void test_idle_timeout(void **state)
+{
+	struct fixture *f = *state;
+	const char *extra[] = {"SONDE_IDLE_TIMEOUT_S=1", "SONDE_INTERVAL_MS=100", NULL};
+	struct conn *idle, *busy;
+	long long t0, elapsed;
+
+	host_start_env(f, &f->host, extra, NULL);
+	t0 = test_now_ms();
+	idle = conn_open(f->host.sock, f->host.pid);
+	busy = conn_open(f->host.sock, f->host.pid);
+	/* The busy client asks something every 300 ms and is never timed out. */
+	for (int i = 0; i < 8; i++) {
+		conn_ping(busy, i);
+		test_sleep_ms(300);
+	}
+	test_expect_err(conn_json(idle), LLONG_MIN, "timeout", "closed after 1 s without a request");
+	conn_expect_eof(idle, 2000);
+	elapsed = test_now_ms() - t0;
+	/* Closed after the timeout, not before, and within one tick or two after it. */
+	assert_true(elapsed >= 1000);
+	conn_ping(busy, 100);
+	conn_close(idle);
+	conn_close(busy);
+	assert_true(host_stderr_says(&f->host, "idle timeout", 2000));
+	host_expect_serving(&f->host);
+}
+
+/* ---- fork ------------------------------------------------------------------------------------- */
+
+static void test_fork_child_does_not_serve(void **state)
+{
+	struct fixture *f = *state;
+	const char *args[] = {"--fork-child", "1500", NULL};
+	char *line, path[128], sock_of_child[128];
+	long child;
+	int eof;
+
+	host_start_env(f, &f->host, NULL, args);
+	line = conn_line_eof(f->host.out, TEST_TIMEOUT_MS, &eof);
+	assert_non_null(line);
+	assert_int_equal(sscanf(line, "child %ld %127s", &child, sock_of_child), 2);
+	free(line);
+	assert_string_equal(sock_of_child, "-");
+	/* The child has one thread (no agent) and no socket among its fds. */
+	snprintf(path, sizeof path, "/proc/%ld/task", child);
+	assert_int_equal(test_count_dir(path), 1);
+	snprintf(path, sizeof path, "/proc/%ld/fd", child);
+	{
+		DIR *d = opendir(path);
+		struct dirent *de;
+		assert_non_null(d);
+		while ((de = readdir(d)) != NULL) {
+			char link[PATH_MAX], target[256];
+			ssize_t n;
+			snprintf(link, sizeof link, "%s/%s", path, de->d_name);
+			n = readlink(link, target, sizeof target - 1);
+			if (n <= 0)
+				continue;
+			target[n] = '\0';
+			if (strncmp(target, "socket:", 7) == 0)
+				fail_msg("the forked child holds the agent's socket (fd %s)", de->d_name);
+		}
+		closedir(d);
+	}
+	/* Every connection is served by the parent. */
+	for (int i = 0; i < 5; i++) {
+		struct conn *c = conn_open(f->host.sock, f->host.pid);
+		conn_ping(c, i);
+		conn_close(c);
+	}
+	/* The child exits normally (atexit runs): the parent's socket stays and still serves. */
+	line = conn_line_eof(f->host.out, TEST_TIMEOUT_MS, &eof);
+	assert_non_null(line);
+	assert_string_equal(line, "child-exited 0");
+	free(line);
+	assert_true(test_file_exists(f->host.sock));
+	host_expect_serving(&f->host);
+}
+
+static void test_fork_parent_killed(void **state)
+{
+	struct fixture *f = *state;
+	const char *args[] = {"--fork-child", "5000", NULL};
+	char *line, sock_of_child[128];
+	long child;
+	int eof, fd, status;
+
+	host_start_env(f, &f->host, NULL, args);
+	line = conn_line_eof(f->host.out, TEST_TIMEOUT_MS, &eof);
+	assert_non_null(line);
+	assert_int_equal(sscanf(line, "child %ld %127s", &child, sock_of_child), 2);
+	free(line);
+	/* With the parent gone, nothing may hold the listening socket: a connect is refused at once
+	 * rather than queued in a dead child's backlog. */
+	assert_int_equal(kill(f->host.pid, SIGKILL), 0);
+	assert_int_equal(waitpid(f->host.pid, &status, 0), f->host.pid);
+	f->host.pid = -1;
+	fd = test_connect_raw(f->host.sock);
+	if (fd >= 0) {
+		close(fd);
+		kill((pid_t)child, SIGKILL);
+		fail_msg("connect succeeded after the parent died: the child kept the listening socket");
+	}
+	assert_int_equal(errno, ECONNREFUSED);
+	kill((pid_t)child, SIGKILL);
+}
+
+static void test_fork_child_starts_its_own(void **state)
+{
+	struct fixture *f = *state;
+	const char *args[] = {"--fork-child", "1500", "--child-start", NULL};
+	char *line, sock_of_child[128], want[PATH_MAX];
+	long child;
+	int eof;
+	struct conn *c;
+
+	host_start_env(f, &f->host, NULL, args);
+	line = conn_line_eof(f->host.out, TEST_TIMEOUT_MS, &eof);
+	assert_non_null(line);
+	assert_int_equal(sscanf(line, "child %ld %127s", &child, sock_of_child), 2);
+	free(line);
+	snprintf(want, sizeof want, "%s/%ld.sock", f->dir, child);
+	assert_string_equal(sock_of_child, want);
+	/* Two agents now: the child's answers as the child. */
+	c = conn_open(sock_of_child, (pid_t)child);
+	conn_ping(c, 1);
+	conn_close(c);
+	c = conn_open(f->host.sock, f->host.pid);
+	conn_ping(c, 2);
+	conn_close(c);
+	line = conn_line_eof(f->host.out, TEST_TIMEOUT_MS, &eof);
+	assert_non_null(line);
+	assert_string_equal(line, "child-exited 0");
+	free(line);
+	/* The child's exit removed its socket, not the parent's. */
+	assert_false(test_file_exists(sock_of_child));
+	assert_true(test_file_exists(f->host.sock));
+	host_expect_serving(&f->host);
+}
+
+/* ---- the directory -------------------------------------------------------------------------- */
+
+static void test_stale_socket_removed(void **state)
+{
+	struct fixture *f = *state;
+	char stale[PATH_MAX], other[PATH_MAX];
+	pid_t dead = fork();
+	int fd;
+
+	assert_true(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	assert_int_equal(waitpid(dead, NULL, 0), dead);
+	/* What a crashed agent leaves behind: a bound socket nobody listens on. */
+	snprintf(stale, sizeof stale, "%s/%ld.sock", f->dir, (long)dead);
+	close(test_bind(stale));
+	/* A live process's socket (ours) must survive the sweep. */
+	snprintf(other, sizeof other, "%s/%ld.sock", f->dir, (long)getpid());
+	fd = test_bind(other);
+	assert_true(test_file_exists(stale));
+	host_start(f);
+	assert_false(test_file_exists(stale));
+	assert_true(test_file_exists(other));
+	close(fd);
+	host_expect_serving(&f->host);
+}
+
+/* Run fn with stderr captured; returns what was written (malloc()ed). */
+static char *test_capture_stderr(int (*fn)(void *), void *arg, int *rc)
+{
+	char path[] = "/tmp/sonde-test-stderr-XXXXXX";
+	int fd = mkstemp(path), saved;
+	char *s;
+
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	*rc = fn(arg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	s = test_slurp(path);
+	unlink(path);
+	return s;
+}
+
+static int test_start_in(void *dir)
+{
+	struct sonde_options o = {.dir = dir, .name = "inproc"};
+	return sonde_start(&o);
+}
+
+/* sonde_start in this process with an unsafe directory: -1, the message, no agent, no socket;
+ * and this process (the host) carries on, able to start properly afterwards. */
+static void test_expect_unsafe(const char *dir, const char *hint1, const char *hint2)
+{
+	int rc;
+	char *msg = test_capture_stderr(test_start_in, (void *)dir, &rc);
+
+	assert_int_equal(rc, -1);
+	assert_null(sonde_socket_path());
+	if (strstr(msg, "agent not started") == NULL || strstr(msg, hint1) == NULL ||
+	    strstr(msg, hint2) == NULL)
+		fail_msg("sonde_start on %s: message \"%s\" should mention \"%s\" and \"%s\"", dir, msg,
+		         hint1, hint2);
+	free(msg);
+}
+
+static void test_unsafe_directories(void **state)
+{
+	struct fixture *f = *state;
+	char d755[128], link[128], theirs[128], path[PATH_MAX];
+	int rc;
+
+	snprintf(d755, sizeof d755, "%s/open", f->scratch);
+	assert_int_equal(mkdir(d755, 0700), 0);
+	assert_int_equal(chmod(d755, 0755), 0);
+	test_expect_unsafe(d755, "mode 755", "chmod 700");
+	snprintf(link, sizeof link, "%s/link", f->scratch);
+	assert_int_equal(symlink(f->dir, link), 0);
+	test_expect_unsafe(link, "not a directory", "SONDE_DIR");
+	if (geteuid() == 0) {
+		snprintf(theirs, sizeof theirs, "%s/theirs", f->scratch);
+		assert_int_equal(mkdir(theirs, 0700), 0);
+		assert_int_equal(chown(theirs, TEST_NOBODY, TEST_NOBODY), 0);
+		test_expect_unsafe(theirs, "owned by uid 65534", "SONDE_DIR");
+		snprintf(path, sizeof path, "%s/%ld.sock", theirs, (long)getpid());
+		assert_false(test_file_exists(path));
+	}
+	/* Nothing was created in the refused places. */
+	snprintf(path, sizeof path, "%s/%ld.sock", d755, (long)getpid());
+	assert_false(test_file_exists(path));
+	assert_int_equal(chmod(d755, 0755), 0);   /* and the agent did not "fix" the mode itself */
+	/* The host carries on: a safe directory works right after. */
+	{
+		char *msg = test_capture_stderr(test_start_in, f->dir, &rc);
+		free(msg);
+	}
+	assert_int_equal(rc, 0);
+	assert_non_null(sonde_socket_path());
+	{
+		struct conn *c = conn_open(sonde_socket_path(), getpid());
+		conn_ping(c, 1);
+		conn_close(c);
+	}
+	sonde_stop();
+}
+
+/* ---- lifecycle, in this process ----------------------------------------------------------------- */
+
+static int test_threads_now(void)
+{
+	return test_count_dir("/proc/self/task");
+}
+
+static void test_disable(void **state)
+{
+	struct fixture *f = *state;
+	struct sonde_options o = {.dir = f->dir};
+	int before = test_threads_now();
+
+	setenv("SONDE_DISABLE", "1", 1);
+	assert_int_equal(sonde_start(&o), 0);
+	unsetenv("SONDE_DISABLE");
+	assert_null(sonde_socket_path());
+	assert_int_equal(test_threads_now(), before);
+	assert_int_equal(test_count_dir(f->dir), 0);
+	sonde_stop();   /* stopping what never started is fine */
+	/* Only "1" disables. */
+	setenv("SONDE_DISABLE", "0", 1);
+	assert_int_equal(sonde_start(&o), 0);
+	unsetenv("SONDE_DISABLE");
+	assert_non_null(sonde_socket_path());
+	sonde_stop();
+	assert_int_equal(test_count_dir(f->dir), 0);
+}
+
+static void test_start_stop_idempotent(void **state)
+{
+	struct fixture *f = *state;
+	struct sonde_options o = {.dir = f->dir, .name = "twice"};
+	int before = test_threads_now();
+	char path[PATH_MAX];
+	struct conn *c;
+
+	assert_int_equal(sonde_start(&o), 0);
+	assert_non_null(sonde_socket_path());
+	snprintf(path, sizeof path, "%s", sonde_socket_path());
+	assert_int_equal(sonde_start(&o), 0);
+	assert_int_equal(sonde_start(NULL), 0);
+	/* One agent: one more thread, one socket. */
+	assert_int_equal(test_threads_now(), before + 1);
+	assert_int_equal(test_count_dir(f->dir), 1);
+	assert_string_equal(sonde_socket_path(), path);
+	c = conn_open(path, getpid());
+	conn_ping(c, 1);
+	sonde_stop();
+	/* Stop closed our client and removed the socket; the thread is gone. */
+	conn_expect_eof(c, TEST_TIMEOUT_MS);
+	conn_close(c);
+	assert_false(test_file_exists(path));
+	assert_null(sonde_socket_path());
+	assert_int_equal(test_threads_now(), before);
+	sonde_stop();
+	sonde_stop();
+	/* And it starts again afterwards. */
+	assert_int_equal(sonde_start(&o), 0);
+	c = conn_open(path, getpid());
+	conn_ping(c, 2);
+	conn_close(c);
+	sonde_stop();
+	assert_false(test_file_exists(path));
+}
+
+static void test_socket_removed_at_exit(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sonde_options o = {.dir = f->dir};
+		const char *s;
+		close(p[0]);
+		if (sonde_start(&o) != 0 || (s = sonde_socket_path()) == NULL)
+			_exit(1);
+		if (write(p[1], s, strlen(s) + 1) < 0)
+			_exit(2);
+		close(p[1]);
+		exit(0);   /* no sonde_stop(): the atexit handler must remove the socket */
+	}
+	close(p[1]);
+	n = read(p[0], path, sizeof path - 1);
+	close(p[0]);
+	assert_true(n > 1);
+	path[n] = '\0';
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_false(test_file_exists(path));
+	assert_int_equal(test_count_dir(f->dir), 0);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, test_fixture_setup, test_fixture_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_greeting),
+		T(test_bad_input_same_connection),
+		T(test_binary_garbage),
+		T(test_ten_mib_line_resyncs),
+		T(test_line_limit_exact),
+		T(test_pipelined_100),
+		T(test_crlf),
+		T(test_no_sigpipe),
+		T(test_agent_thread_blocks_signals),
+		T(test_other_uid_stopped_by_directory),
+		T(test_other_uid_refused_by_peercred),
+		T(test_slow_reader_dropped),
+		T(test_max_clients),
+		T(test_idle_timeout),
+		T(test_fork_child_does_not_serve),
+		T(test_fork_parent_killed),
+		T(test_fork_child_starts_its_own),
+		T(test_stale_socket_removed),
+		T(test_unsafe_directories),
+		T(test_disable),
+		T(test_start_stop_idempotent),
+		T(test_socket_removed_at_exit),
+	};
+#undef T
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
