@@ -277,14 +277,16 @@ static int client_read(struct client *c)
 			return -1;
 		if (c->in_len > PROTO_MAX_LINE) {
 			/* No newline within the limit: answer once, then skip to the next newline. */
-			size_t len;
-			char msg[160];
+			size_t len = 0;
+			char msg[160], *line;
 			snprintf(msg, sizeof msg, "request line longer than %d bytes; the rest of this "
 			         "line is ignored; send smaller requests", PROTO_MAX_LINE);
 			agent.info.client_buffer_bytes -= c->in_len;
 			c->in_len = 0;
 			c->discarding = 1;
-			if (client_queue(c, proto_error_line(NULL, ERR_LINE_TOO_LONG, msg, &len), len) != 0)
+			/* Two statements: len must be set before it is passed. */
+			line = proto_error_line(NULL, ERR_LINE_TOO_LONG, msg, &len);
+			if (client_queue(c, line, len) != 0)
 				return -1;
 		}
 	}

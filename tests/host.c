@@ -3,7 +3,11 @@
  * it, optionally runs N extra threads (idle or busy), prints "ready PID SOCKET" on stdout and
  * runs until SIGTERM/SIGINT or until its standard input closes.
  *
- *   tests/host [--threads N] [--busy] [--name NAME] [--no-start]
+ *   tests/host [--threads N] [--busy] [--name NAME] [--no-start] [--fork-child MS [--child-start]]
+ *
+ * --fork-child MS: after "ready", fork a child that prints "child PID SOCKET" (SOCKET is "-"
+ * unless --child-start makes it call sonde_start() itself), lives MS milliseconds and exit()s
+ * normally (atexit handlers run); the parent prints "child-exited STATUS" when it reaps it.
  */
 #include "config.h"
 
@@ -14,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sonde.h"
@@ -44,11 +49,31 @@ static void *host_thread(void *arg)
 	return NULL;
 }
 
+/* The fork test's child: a process that inherited a running agent from its parent. */
+static void host_fork_child(long ms, int child_start, const struct sonde_options *opts)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		fprintf(stderr, "host: fork: %s\n", strerror(errno));
+		return;
+	}
+	if (pid > 0)
+		return;
+	if (child_start && sonde_start(opts) != 0)
+		_exit(1);
+	printf("child %ld %s\n", (long)getpid(), sonde_socket_path() ? sonde_socket_path() : "-");
+	fflush(stdout);
+	usleep((useconds_t)ms * 1000);
+	exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	struct sonde_options opts = {0};
 	long nthreads = 0;
-	int start = 1;
+	int start = 1, child_start = 0;
+	long fork_child_ms = 0;
 	pthread_t *threads;
 	struct sigaction sa = {.sa_handler = host_on_signal};
 
@@ -61,9 +86,13 @@ int main(int argc, char **argv)
 			opts.name = argv[++i];
 		else if (strcmp(argv[i], "--no-start") == 0)
 			start = 0;
+		else if (strcmp(argv[i], "--fork-child") == 0 && i + 1 < argc)
+			fork_child_ms = strtol(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--child-start") == 0)
+			child_start = 1;
 		else {
-			fprintf(stderr, "usage: %s [--threads N] [--busy] [--name NAME] [--no-start]\n",
-			        argv[0]);
+			fprintf(stderr, "usage: %s [--threads N] [--busy] [--name NAME] [--no-start] "
+			        "[--fork-child MS [--child-start]]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -79,9 +108,16 @@ int main(int argc, char **argv)
 		return 1;
 	printf("ready %ld %s\n", (long)getpid(), start ? sonde_socket_path() : "-");
 	fflush(stdout);
+	if (fork_child_ms > 0)
+		host_fork_child(fork_child_ms, child_start, &opts);
 	while (!host_stop) {
 		struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
 		char buf[256];
+		int status;
+		if (fork_child_ms > 0 && waitpid(-1, &status, WNOHANG) > 0) {
+			printf("child-exited %d\n", status);
+			fflush(stdout);
+		}
 		if (poll(&pfd, 1, 200) > 0 && read(STDIN_FILENO, buf, sizeof buf) <= 0)
 			break;
 	}

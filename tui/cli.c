@@ -43,7 +43,14 @@ int cli_resolve_target(pid_t pid, const char *path, char *out, size_t size, char
 		if (client_path_for_pid(pid, out, size, cause) != 0)
 			return CLI_EXIT_NO_AGENT;
 		if (access(out, F_OK) != 0) {
+			int e = errno;
 			free(*cause);
+			if (e == EACCES) {
+				*cause = xasprintf("cannot reach the socket of pid %ld (%s): permission denied: "
+				                   "the agent belongs to another user; run sonde as the agent's "
+				                   "user (or root)", (long)pid, out);
+				return CLI_EXIT_NO_AGENT;
+			}
 			*cause = xasprintf("no agent for pid %ld (no socket %s): is it linked with libsonde "
 			                   "or started with `sonde run`, as this user?", (long)pid, out);
 			return CLI_EXIT_NO_AGENT;

@@ -143,6 +143,9 @@ struct client *client_connect(const char *path, int timeout_ms, char **cause)
 		int e = errno;
 		if (e == ENOENT)
 			*cause = xasprintf("no agent socket at %s", path);
+		else if (e == EACCES || e == EPERM)
+			*cause = xasprintf("cannot connect to %s: permission denied: the agent belongs to "
+			                   "another user; run sonde as the agent's user (or root)", path);
 		else if (e == ECONNREFUSED)
 			*cause = xasprintf("nothing listens on %s (the process exited without removing "
 			                   "its socket?)", path);
