@@ -1,0 +1,224 @@
+#!/bin/sh
+# load.sh - the sampler history and the Load tab against the real demo (issue 6), TAP.
+#   - the demo runs a while (200 ms interval) before anyone attaches; `history` then already holds
+#     those samples, the leak shows as accounted task memory rising, and a cursor works over the
+#     real socket (since=next returns only new samples; a made-up cursor is refused);
+#   - `sonde` attached afterwards shows, on its first Load frame, the whole history (the sample
+#     count in the tab's first line) and all six charts with braille, time axis labels and
+#     legends, at 80x24 and at 160x50;
+#   - the window key, the cursor keys and the symbol key change what is drawn; --ascii leaves
+#     nothing but ASCII on the screen and still draws the charts.
+# Needs top_builddir (the TAP driver exports it), tmux and a UTF-8 locale (C.UTF-8).
+set -u
+
+builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
+demo=$builddir/examples/sonde-demo
+sonde=$builddir/tui/sonde
+
+tests=19
+echo "1..$tests"
+if ! command -v tmux >/dev/null 2>&1 || [ ! -x "$sonde" ] || [ ! -x "$demo" ]; then
+	i=1
+	while [ $i -le $tests ]; do
+		echo "ok $i # SKIP needs tmux, tui/sonde and examples/sonde-demo"
+		i=$((i + 1))
+	done
+	exit 0
+fi
+
+work=$(mktemp -d /tmp/sonde-load-XXXXXX)
+chmod 700 "$work"
+SONDE_DIR=$work/sock
+export SONDE_DIR
+mkdir -m 700 "$SONDE_DIR"
+tmux_sock=$work/tmux
+echo 'set -g default-terminal tmux-256color' >"$work/tmux.conf"
+demo_pid=
+cleanup() {
+	tmux -S "$tmux_sock" kill-server 2>/dev/null
+	if [ -n "$demo_pid" ]; then
+		kill "$demo_pid" 2>/dev/null
+		wait "$demo_pid" 2>/dev/null
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+n=0
+check() {   # check WHAT COMMAND...: one TAP line from a command's status
+	what=$1
+	shift
+	n=$((n + 1))
+	if "$@"; then
+		echo "ok $n - $what"
+	else
+		echo "not ok $n - $what"
+		[ -f "$work/plain" ] && sed 's/^/# /' "$work/plain"
+	fi
+}
+
+# A 200 ms interval fills the history five times faster than the default.
+SONDE_INTERVAL_MS=200 "$demo" --name load-demo --tasks 500 >"$work/demo.out" 2>"$work/demo.err" &
+demo_pid=$!
+sock=$SONDE_DIR/$demo_pid.sock
+i=0
+while [ ! -S "$sock" ] || ! grep -q '^story ' "$work/demo.out" 2>/dev/null; do
+	i=$((i + 1))
+	if [ $i -gt 100 ] || ! kill -0 "$demo_pid" 2>/dev/null; then
+		echo "Bail out! the demo did not start: $(cat "$work/demo.err")"
+		exit 1
+	fi
+	sleep 0.1
+done
+sleep 8   # about 40 samples before anyone attaches
+
+# ---- history over the socket ------------------------------------------------------------------
+
+query() {   # query ARGS... -> the JSON result on stdout
+	"$sonde" query -s "$sock" --json "$@"
+}
+# Numbers out of the JSON without a JSON tool: "key": value on its own line (--json pretty-prints).
+field() {   # field KEY FILE -> every value of "KEY": N in FILE, one per line
+	sed -n "s/^ *\"$1\": \\(-\\{0,1\\}[0-9][0-9.e+]*\\),\\{0,1\\}\$/\\1/p" "$2"
+}
+
+query history series=task_memory_bytes,rss_bytes >"$work/h1.json" 2>"$work/h1.err"
+samples=$(field seq "$work/h1.json" | wc -l)
+check "history holds the samples taken before anyone attached ($samples >= 30)" test "$samples" -ge 30
+first_mem=$(field task_memory_bytes "$work/h1.json" | head -n 1)
+last_mem=$(field task_memory_bytes "$work/h1.json" | tail -n 1)
+check "the planted leak rises in the history (task memory $first_mem -> $last_mem bytes)" \
+	awk -v a="${first_mem:-0}" -v b="${last_mem:-0}" 'BEGIN { exit !(b - a > 500000) }'
+
+next=$(field next "$work/h1.json")
+query history "since=$next" series=rss_bytes >"$work/h2.json" 2>"$work/h2.err"
+new=$(field seq "$work/h2.json" | wc -l)
+oldest_new=$(field seq "$work/h2.json" | head -n 1)
+check "since=next returns only samples newer than the cursor ($new new)" \
+	awk -v n="$new" -v s="${oldest_new:-0}" -v c="$next" 'BEGIN { exit !(n <= 3 && (n == 0 || s > c)) }'
+
+bogus=$((next + 1000000))
+query history "since=$bogus" >"$work/h3.json" 2>"$work/h3.err"
+rc=$?
+refused() {
+	[ "$rc" -eq 1 ] && grep -q 'bad_argument' "$work/h3.err"
+}
+check "a cursor from the future is refused (exit 1, bad_argument)" refused
+
+# ---- the Load tab -----------------------------------------------------------------------------
+
+# Run `sonde -s SOCK ARGS` in a fresh COLSxROWS pane, switch to the Load tab, wait until its
+# first line shows, and capture the pane into $work/plain.
+run_load() {
+	cols=$1
+	rows=$2
+	shift 2
+	tmux -S "$tmux_sock" kill-server 2>/dev/null
+	i=0
+	while [ -S "$tmux_sock" ] && [ $i -lt 20 ]; do   # the old server is still going away
+		i=$((i + 1))
+		sleep 0.1
+	done
+	i=0
+	until tmux -S "$tmux_sock" -f "$work/tmux.conf" new-session -d -x "$cols" -y "$rows" \
+		"env LANG=C.UTF-8 TERM=tmux-256color $sonde -s $sock $*; echo EXITED \$?; sleep 30"; do
+		i=$((i + 1))
+		[ $i -ge 5 ] && break
+		sleep 0.2
+	done
+	i=0
+	while [ $i -lt 50 ]; do
+		tmux -S "$tmux_sock" capture-pane -p >"$work/plain" 2>/dev/null
+		grep -q "load-demo" "$work/plain" && break
+		i=$((i + 1))
+		sleep 0.1
+	done
+	tmux -S "$tmux_sock" send-keys 2
+	capture_until "samples ("
+}
+
+# Capture the pane until it shows TEXT (5 s at most), then once more after the frame settled:
+# curses sends a frame in pieces, and a capture may fall between them.
+capture_until() {
+	i=0
+	while [ $i -lt 50 ]; do
+		tmux -S "$tmux_sock" capture-pane -p >"$work/plain" 2>/dev/null
+		if grep -q -- "$1" "$work/plain"; then
+			sleep 0.4
+			tmux -S "$tmux_sock" capture-pane -p >"$work/plain" 2>/dev/null
+			return 0
+		fi
+		i=$((i + 1))
+		sleep 0.1
+	done
+	return 1
+}
+
+keys() {   # keys KEY... then capture until TEXT (the last argument)
+	want=$(eval echo "\${$#}")
+	while [ $# -gt 1 ]; do
+		tmux -S "$tmux_sock" send-keys "$1"
+		shift
+	done
+	capture_until "$want"
+}
+
+shows() {
+	grep -q -- "$1" "$work/plain"
+}
+shows_all() {
+	for text in "$@"; do
+		shows "$text" || return 1
+	done
+}
+all_charts() {
+	for title in "CPU " "Memory " "Tasks " "Spawn/exit " "Reductions " "Queue "; do
+		shows "$title" || return 1
+	done
+}
+# Braille dots U+2800-U+28FF are E2 A0..A3 xx in UTF-8.
+has_braille() {
+	LC_ALL=C grep -q "$(printf '\342')[$(printf '\240-\243')]" "$work/plain"
+}
+# Block eighths U+2581-U+2588 are E2 96 81..88.
+has_blocks() {
+	LC_ALL=C grep -q "$(printf '\342\226')[$(printf '\201-\210')]" "$work/plain"
+}
+all_ascii() {
+	! LC_ALL=C grep -q '[^ -~]' "$work/plain"
+}
+history_count() {   # the sample count on the Load tab's first line
+	sed -n 's/^\([0-9][0-9]*\) samples (.*/\1/p' "$work/plain" | head -n 1
+}
+
+run_load 80 24
+count=$(history_count)
+check "80x24: the first Load frame already holds the history ($count samples >= $samples)" \
+	test "${count:-0}" -ge "$samples"
+check "80x24: all six charts with their legends" all_charts
+check "80x24: a time axis under the charts (-10m ... now)" shows_all "-10m" " now"
+check "80x24: lines drawn in braille" has_braille
+
+keys w "window 1 min"
+check "w: the window becomes 1 minute, with its axis (-1m)" shows_all "window 1 min" "-1m "
+keys Left Left "cursor "
+check "Left: a cursor that reads out one moment (its time on the first line)" \
+	grep -q "cursor [0-9][0-9]:[0-9][0-9]:[0-9][0-9], .* ago" "$work/plain"
+keys Escape "Left/Right: cursor"
+check "Esc: back to live values" shows "Left/Right: cursor"
+keys g "spawn"
+check "g: block symbols" has_blocks
+
+run_load 160 50
+count=$(history_count)
+check "160x50: the history is there at once ($count samples)" test "${count:-0}" -ge "$samples"
+check "160x50: all six charts with their legends" all_charts
+check "160x50: braille charts" has_braille
+check "160x50: the memory legend reads out RSS and the tasks' bytes" \
+	shows_all "RSS [0-9]" "tasks [0-9]"
+
+run_load 80 24 --ascii
+check "--ascii: nothing but ASCII on the screen" all_ascii
+check "--ascii: the six charts still drawn" all_charts
+check "the screen is still running" shows_all "load-demo"
