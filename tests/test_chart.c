@@ -31,7 +31,7 @@ static void render1(struct chart_cell *cells, int height, int width, const doubl
                     double max, enum chart_symbols symbols)
 {
 	struct chart_series s = {v, n, TH_CHART_1, "x"};
-	struct chart_scale scale = {max, 0};
+	struct chart_scale scale = {.max = max};
 	assert_true(height * width <= 64);
 	assert_int_equal(chart_render(cells, height, width, &s, 1, &scale, symbols), 0);
 }
@@ -64,6 +64,35 @@ static void test_nice_ceil(void **state)
 	assert_true(chart_nice_ceil(12345) == 20000);
 	assert_true(chart_nice_ceil(5e9) == 5e9);
 	assert_true(chart_nice_ceil(5.0001e9) == 1e10);
+}
+
+static void test_nice_ceil_binary(void **state)
+{
+	char buf[FMT_SIZE];
+	(void)state;
+	assert_true(chart_nice_ceil_binary(0) == 1);
+	assert_true(chart_nice_ceil_binary(NAN) == 1);
+	assert_true(chart_nice_ceil_binary(0.3) == 1);
+	assert_true(chart_nice_ceil_binary(400) == 500);
+	assert_true(chart_nice_ceil_binary(700) == 1024);    /* 1.0 KiB, not "1000 B" */
+	assert_true(chart_nice_ceil_binary(1000) == 1024);
+	assert_true(chart_nice_ceil_binary(1001) == 1024);
+	assert_true(chart_nice_ceil_binary(1024) == 1024);
+	assert_true(chart_nice_ceil_binary(1025) == 2048);
+	assert_string_equal(fmt_bytes(buf, sizeof buf, chart_nice_ceil_binary(27.2 * 1048576)),
+	                    "50.0 MiB");
+	assert_string_equal(fmt_bytes(buf, sizeof buf, chart_nice_ceil_binary(150 * 1024)),
+	                    "200.0 KiB");
+	assert_string_equal(fmt_bytes(buf, sizeof buf, chart_nice_ceil_binary(600 * 1048576.0)),
+	                    "1.00 GiB");
+	assert_string_equal(fmt_bytes(buf, sizeof buf, chart_nice_ceil_binary(1.3 * 1073741824.0)),
+	                    "2.00 GiB");
+	/* A byte chart's scale uses these bounds, the same hysteresis otherwise. */
+	double v[1] = {27.2 * 1048576};
+	struct chart_series se = {v, 1, TH_CHART_1, NULL};
+	struct chart_scale s = {.binary = 1};
+	chart_scale_update(&s, &se, 1);
+	assert_true(s.max == 50 * 1048576.0);
 }
 
 static void test_scale_grows_at_once(void **state)
@@ -190,7 +219,7 @@ static void test_braille_two_series_share_cells(void **state)
 	struct chart_cell cells[4];
 	const double a[2] = {0, 0}, b[2] = {3, 3};
 	struct chart_series s[2] = {{a, 2, TH_CHART_1, "a"}, {b, 2, TH_CHART_2, "b"}};
-	struct chart_scale scale = {3, 0};
+	struct chart_scale scale = {.max = 3};
 	(void)state;
 	assert_int_equal(chart_render(cells, 1, 1, s, 2, &scale, CHART_BRAILLE), 0);
 	assert_int_equal(cells[0].glyph, BR(0x40 | 0x80 | 0x01 | 0x08));
@@ -217,7 +246,7 @@ static void test_block_shorter_bar_on_top(void **state)
 {
 	struct chart_cell cells[1];
 	const double tall[1] = {8}, low[1] = {4};
-	struct chart_scale scale = {8, 0};
+	struct chart_scale scale = {.max = 8};
 	(void)state;
 	struct chart_series s1[2] = {{tall, 1, TH_CHART_1, NULL}, {low, 1, TH_CHART_2, NULL}};
 	chart_render(cells, 1, 1, s1, 2, &scale, CHART_BLOCK);
@@ -302,14 +331,14 @@ static void test_symbols_select(void **state)
 
 static void test_yaxis_labels(void **state)
 {
-	struct chart_scale s = {100, 0};
+	struct chart_scale s = {.max = 100};
 	char buf[FMT_SIZE];
 	(void)state;
 	static const char *const want[5] = {"100.0%", "", "50.0%", "", "0.0%"};
 	for (int r = 0; r < 5; r++)
 		assert_string_equal(chart_yaxis_label(buf, sizeof buf, r, 5, &s, fmt_percent), want[r]);
 	assert_int_equal(chart_yaxis_width(5, &s, fmt_percent), 6);
-	struct chart_scale b = {2097152, 0};
+	struct chart_scale b = {.max = 2097152};
 	assert_string_equal(chart_yaxis_label(buf, sizeof buf, 0, 3, &b, fmt_bytes), "2.0 MiB");
 	assert_string_equal(chart_yaxis_label(buf, sizeof buf, 1, 3, &b, fmt_bytes), "");
 	assert_string_equal(chart_yaxis_label(buf, sizeof buf, 2, 3, &b, fmt_bytes), "0 B");
@@ -376,7 +405,7 @@ static void test_draw_into_window(void **state)
 	assert_non_null(w);
 	const double v[4] = {0, 1, 2, 3};
 	struct chart_series s = {v, 4, TH_CHART_2, "x"};
-	struct chart_scale scale = {3, 0};
+	struct chart_scale scale = {.max = 3};
 	chart_draw(w, 1, 3, 1, 2, &s, 1, &scale, CHART_BRAILLE);
 
 	cchar_t cc;
@@ -409,6 +438,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nice_ceil),
+		cmocka_unit_test(test_nice_ceil_binary),
 		cmocka_unit_test(test_scale_grows_at_once),
 		cmocka_unit_test(test_scale_shrinks_with_hysteresis),
 		cmocka_unit_test(test_scale_ignores_gaps_and_spans_series),

@@ -54,13 +54,28 @@ double chart_nice_ceil(double v)
 	return 20 * base;
 }
 
+/* Bounds a reader can do arithmetic with in KiB/MiB/GiB: 1/2/5 x 10^k of the right unit,
+ * and 1 of the next unit instead of 1000 of this one. */
+double chart_nice_ceil_binary(double v)
+{
+	if (!isfinite(v) || v <= 0)
+		return 1.0;
+	double unit = 1.0;
+	while (v / unit >= 1024.0 && unit < 0x1p80)
+		unit *= 1024.0;
+	double m = chart_nice_ceil(v / unit);
+	if (m < 1.0)                                 /* no fractions of a byte */
+		m = 1.0;
+	return m >= 1000.0 ? 1024.0 * unit : m * unit;
+}
+
 /* Grow at once, shrink only after CHART_SHRINK_UPDATES updates under half: no jumping. */
 void chart_scale_update(struct chart_scale *s, const struct chart_series *series, size_t nseries)
 {
 	double peak = chart_peak(series, nseries);
 	if (isnan(peak))
 		return;                              /* nothing known: keep the scale as it is */
-	double target = chart_nice_ceil(peak);
+	double target = s->binary ? chart_nice_ceil_binary(peak) : chart_nice_ceil(peak);
 	if (!(s->max > 0) || !isfinite(s->max) || peak > s->max) {
 		s->max = target;
 		s->below_half = 0;

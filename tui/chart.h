@@ -33,6 +33,8 @@ enum chart_symbols { CHART_BRAILLE, CHART_BLOCK, CHART_ASCII };
 struct chart_scale {
 	double max;              /* current top, with hysteresis; 0 until the first update */
 	unsigned below_half;     /* consecutive updates whose peak stayed under max / 2 */
+	int binary;              /* set by the caller for byte charts: bounds are 1/2/5 x 10^k of
+	                            B/KiB/MiB/GiB... (50 MiB, not 47.7 MiB); see chart_nice_ceil_binary */
 };
 
 #define CHART_SHRINK_UPDATES 10  /* updates under half the bound before the scale shrinks */
@@ -49,8 +51,12 @@ typedef const char *(*chart_format_fn)(char *buf, size_t size, double value);
 
 void chart_scale_update(struct chart_scale *s, const struct chart_series *series, size_t nseries);
 
-/* The smallest 1/2/5 x 10^k that is >= v (v > 0); 1 for v <= 0 or NaN. */
+/* The smallest 1/2/5 x 10^k that is >= v (v > 0); 1 for v <= 0, NaN or infinite. */
 double chart_nice_ceil(double v);
+
+/* The same in binary units: the smallest 1/2/5 x 10^k x 1024^j >= v with a mantissa under
+ * 1024, so fmt_bytes prints it round ("50.0 MiB", "200 KiB", "1.00 GiB"); 1 for v <= 0. */
+double chart_nice_ceil_binary(double v);
 
 /* Draw the series into the height x width cells at (y, x) of w (later series over earlier). */
 void chart_draw(WINDOW *w, int y, int x, int height, int width,
