@@ -38,6 +38,15 @@ struct prof_file {
 	uint64_t at_ns;
 };
 
+/*
+ * The last top/diff answer, keyed by its request: dumps never change once written, so the
+ * Memory tab asking again every refresh costs a copy, not a parse and symbolisation.
+ */
+struct prof_cached {
+	char key[96];
+	json_t *result;
+};
+
 /* Agent-thread state: who runs the profiler, and the dumps. */
 static struct {
 	int ours;                 /* prof.active was set true by sonde */
@@ -48,7 +57,23 @@ static struct {
 	unsigned nfiles;          /* valid entries, oldest first */
 	unsigned next_seq;
 	char tmpdir[64];          /* our 0700 temporary directory, when there is no socket dir */
+	struct prof_cached cache[2];   /* [0] top, [1] diff */
 } prof;
+
+/* A copy of the cached answer for key, or NULL. */
+static json_t *prof_cache_get(int slot, const char *key)
+{
+	if (prof.cache[slot].result == NULL || strcmp(prof.cache[slot].key, key) != 0)
+		return NULL;
+	return json_deep_copy(prof.cache[slot].result);
+}
+
+static void prof_cache_put(int slot, const char *key, const json_t *result)
+{
+	json_decref(prof.cache[slot].result);
+	snprintf(prof.cache[slot].key, sizeof prof.cache[slot].key, "%s", key);
+	prof.cache[slot].result = json_deep_copy(result);
+}
 
 /* ---- parsing --------------------------------------------------------------------------------- */
 
@@ -982,6 +1007,7 @@ static int prof_top(const json_t *req, json_t **result, struct cmd_error *err)
 	struct prof_dump d;
 	uint64_t cost = 0;
 	int fresh = 0;
+	char key[96];
 
 	if (proto_arg_int(req, "dump", 0, 0, INT_MAX, &seq, err) != 0 ||
 	    proto_arg_int(req, "limit", 10, 1, 200, &limit, err) != 0 ||
@@ -998,6 +1024,9 @@ static int prof_top(const json_t *req, json_t **result, struct cmd_error *err)
 		return cmd_fail(err, ERR_NOT_FOUND, "no dump %lld: prof action=status lists the dumps "
 		                "kept (the last %d)", seq, PROF_KEEP);
 	}
+	snprintf(key, sizeof key, "%u/%lld/%lld", f->seq, limit, depth);
+	if (!fresh && (*result = prof_cache_get(0, key)) != NULL)
+		return 0;
 	if (prof_load(f, &d, err) != 0)
 		return -1;
 	*result = json_pack(
@@ -1008,6 +1037,7 @@ static int prof_top(const json_t *req, json_t **result, struct cmd_error *err)
 		prof_top_list(&d, 0, limit, depth), "by_objects", prof_top_list(&d, 1, limit, depth),
 		"functions", prof_functions(&d, limit), "explain", PROF_EXPLAIN_ESTIMATE);
 	prof_dump_free(&d);
+	prof_cache_put(0, key, *result);
 	return 0;
 }
 
@@ -1017,6 +1047,7 @@ static int prof_diff(const json_t *req, json_t **result, struct cmd_error *err)
 	const struct prof_file *from, *to;
 	struct prof_dump a, b;
 	json_t *r;
+	char key[96];
 
 	if (proto_arg_int(req, "from", 0, 0, INT_MAX, &from_seq, err) != 0 ||
 	    proto_arg_int(req, "to", 0, 0, INT_MAX, &to_seq, err) != 0 ||
@@ -1038,6 +1069,9 @@ static int prof_diff(const json_t *req, json_t **result, struct cmd_error *err)
 			                "dumps kept (the last %d)", from == NULL ? from_seq : to_seq,
 			                PROF_KEEP);
 	}
+	snprintf(key, sizeof key, "%u/%u/%lld/%lld", from->seq, to->seq, limit, depth);
+	if ((*result = prof_cache_get(1, key)) != NULL)
+		return 0;
 	if (prof_load(from, &a, err) != 0)
 		return -1;
 	if (prof_load(to, &b, err) != 0) {
@@ -1056,6 +1090,7 @@ static int prof_diff(const json_t *req, json_t **result, struct cmd_error *err)
 	                                              "delta = newer - older estimated live bytes, "
 	                                              "like pprof -base"));
 	*result = r;
+	prof_cache_put(1, key, r);
 	return 0;
 }
 
@@ -1129,6 +1164,10 @@ static void prof_probe_fini(void)
 	if (prof.ours)
 		prof_set_active(0);
 	prof.ours = 0;
+	for (int k = 0; k < 2; k++) {
+		json_decref(prof.cache[k].result);
+		prof.cache[k].result = NULL;
+	}
 	for (unsigned i = 0; i < prof_nmodules; i++)
 		if (prof_modules[i].map != NULL)
 			munmap((void *)prof_modules[i].map, prof_modules[i].size);

@@ -496,7 +496,10 @@ static void test_je_detected_when_linked(void **state)
 	if (dlsym(RTLD_DEFAULT, "__asan_init") != NULL)
 		skip();
 	if (jemalloc_get() == NULL)
-		fail_msg("linked with jemalloc, yet jemalloc_get() says it is not the allocator");
+		fail_msg("linked with jemalloc, yet jemalloc_get() says it is not the allocator: if "
+		         "probes/jemalloc.c reads *allocatedp before and after malloc() through a plain "
+		         "uint64_t *, GCC folds the two reads (malloc is a builtin that clobbers no "
+		         "memory); it must read through a volatile uint64_t *");
 	assert_string_equal(alloc_name(), "jemalloc");
 	assert_non_null(strstr(alloc_version(), "."));
 #else
