@@ -54,6 +54,7 @@ static char *cache_alloc(size_t len)
 	return p;
 }
 
+/* Free a blob the way cache_alloc() allocated it, keeping the account exact. */
 static void cache_free(char *p, size_t len)
 {
 	if (p == NULL)
@@ -66,6 +67,7 @@ static void cache_free(char *p, size_t len)
 	sonde_task_memory(cache.task, -(int64_t)len);
 }
 
+/* Multiplicative hashing spreads sequential user ids over the buckets. */
 static uint32_t cache_bucket(uint32_t user)
 {
 	return (user * 2654435761u) % CACHE_BUCKETS;
@@ -175,6 +177,7 @@ size_t cache_fetch(uint32_t user, char *out, size_t size)
 	return n;
 }
 
+/* Counters for the metrics flush. */
 void cache_stats(uint64_t *entries, uint64_t *hits, uint64_t *misses)
 {
 	pthread_mutex_lock(&cache.mu);

@@ -83,6 +83,7 @@ static struct idle_session *conn_idle;
 static unsigned long conn_idle_n;
 static _Atomic uint64_t conn_open_now, conn_opened, conn_requests;
 
+/* The net-io inboxes' locks, before any connection opens. */
 void conn_init(void)
 {
 	for (unsigned i = 0; i < CONN_IO_THREADS; i++)
@@ -182,6 +183,7 @@ void conn_open_stuck(const char *peer)
 	conn_stuck_task_ = conn_stuck->task;
 }
 
+/* The stuck follower's task and peer, for the story line. */
 sonde_task *conn_stuck_task(void)
 {
 	return conn_stuck_task_;
@@ -192,6 +194,7 @@ const char *conn_stuck_peer(void)
 	return conn_stuck->peer;
 }
 
+/* Counters for the metrics flush and conn_sup's inspect. */
 void conn_stats(uint64_t *open, uint64_t *opened, uint64_t *requests)
 {
 	*open = atomic_load(&conn_open_now) + conn_idle_n;
@@ -382,6 +385,7 @@ static void conn_close(struct conn_io *io, struct conn *c, const char *reason, u
 	atomic_fetch_sub(&conn_open_now, 1);
 }
 
+/* Release a closed connection's buffers and record. */
 static void conn_free(struct conn *c)
 {
 	struct tx_chunk *t = c->tx_head;

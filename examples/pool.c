@@ -157,6 +157,7 @@ void pool_init(sonde_task *parent)
 	pthread_mutex_unlock(&pool.mu);
 }
 
+/* Which acceptor crashes, and its first incarnation's id, for the story line. */
 unsigned pool_crasher_index(void)
 {
 	return pool.crasher;

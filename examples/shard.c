@@ -67,11 +67,13 @@ unsigned shard_of(const char *key)
 	return demo_hash(key, strlen(key)) % SHARD_COUNT;
 }
 
+/* The key every request reads: the one that makes its shard hot. */
 const char *shard_hot_key(void)
 {
 	return shard_hot_key_name;
 }
 
+/* A shard's task, for the story line. */
 sonde_task *shard_task(unsigned index)
 {
 	return shards[index].task;

@@ -82,11 +82,13 @@ void sink_init(sonde_task *parent)
 	                       NULL);
 }
 
+/* The sink's task, for the story line. */
 sonde_task *sink_task(void)
 {
 	return sink.task;
 }
 
+/* Lines queued now, for the metrics flush. */
 uint64_t sink_queue_length(void)
 {
 	pthread_mutex_lock(&sink.mu);

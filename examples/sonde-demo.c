@@ -52,6 +52,7 @@ struct demo_tree demo_tree;
 #define DEMO_CONTROL_ROUND_MS 50
 #define DEMO_STUCK_PEER "10.0.3.17:51522"
 
+/* --help: every option and every story, so the demo explains itself. */
 static void demo_usage(FILE *out)
 {
 	fprintf(out,
@@ -294,6 +295,8 @@ static void *demo_control_thread(void *arg)
 	return NULL;
 }
 
+/* Start the agent, declare the tree, tell the stories, serve until SIGINT/SIGTERM, then stop
+ * the threads before sonde and free the state after it (no inspect can run by then). */
 int main(int argc, char **argv)
 {
 	struct sonde_options opts = {0};

@@ -56,6 +56,7 @@ void demo_rng_seed(struct demo_rng *r, uint64_t salt)
 	r->s = demo_config.seed ^ (salt * 0x9e3779b97f4a7c15ull);
 }
 
+/* The next 64 random bits. */
 uint64_t demo_rng_next(struct demo_rng *r)
 {
 	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
@@ -70,6 +71,7 @@ uint32_t demo_rng_below(struct demo_rng *r, uint32_t n)
 	return (uint32_t)(((demo_rng_next(r) >> 32) * (uint64_t)n) >> 32);
 }
 
+/* Uniform in [0, 1) from the top 53 bits. */
 double demo_rng_unit(struct demo_rng *r)
 {
 	return (double)(demo_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
@@ -243,6 +245,7 @@ void demo_thread_start(void *(*fn)(void *), void *arg, const char *name, pthread
 	*tid_out = t;
 }
 
+/* Wait for a worker thread that has seen demo_stopping. */
 void demo_thread_join(pthread_t tid)
 {
 	pthread_join(tid, NULL);
