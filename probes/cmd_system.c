@@ -53,6 +53,70 @@ static json_t *system_real_or_null(double v)
 	return isnan(v) ? json_null() : json_real(v);
 }
 
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is not one: overlong forms,
+ * surrogates and code points past U+10FFFF are refused, as jansson refuses them. */
+static size_t system_utf8_len(const unsigned char *p)
+{
+	unsigned cp;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1fu;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0fu;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07u;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3fu);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * A JSON string for text that comes from the system -- thread names, paths, the command line,
+ * the host name -- which need not be UTF-8 (a thread may name itself "\xff"): each byte that
+ * does not start a valid sequence becomes '?', so one odd name cannot fail the whole reply.
+ */
+static json_t *system_text(const char *s)
+{
+	size_t len, i = 0;
+	char *copy;
+	json_t *j;
+
+	if (s == NULL)
+		return json_null();
+	j = json_string(s);
+	if (j != NULL)
+		return j;
+	len = strlen(s);
+	copy = malloc(len + 1);
+	if (copy == NULL)
+		return json_null();
+	while (i < len) {
+		size_t n = system_utf8_len((const unsigned char *)s + i);
+
+		if (n == 0) {
+			copy[i++] = '?';
+			continue;
+		}
+		memcpy(copy + i, s + i, n);
+		i += n;
+	}
+	copy[len] = '\0';
+	j = json_string(copy);
+	free(copy);
+	return j != NULL ? j : json_null();
+}
+
 /* A percentage rounded to 0.01: /proc times move in 10 ms ticks, so more digits would be noise
  * (and bytes on the wire at thousands of rows). null when unknown. */
 static json_t *system_pct(double v)
@@ -194,8 +258,8 @@ static json_t *system_host(void)
 	if (proc_read_small(AT_FDCWD, "/proc/meminfo", buf, sizeof buf) > 0 &&
 	    proc_parse_meminfo(buf, &total, &avail) == 0)
 		have_mem = 1;
-	return json_pack("{s:s, s:s, s:i, s:[o,o,o], s:o, s:o, s:s}", "hostname", hostname,
-	                 "kernel", kernel, "cpus", (int)sysconf(_SC_NPROCESSORS_ONLN), "loadavg",
+	return json_pack("{s:o, s:o, s:i, s:[o,o,o], s:o, s:o, s:s}", "hostname",
+	                 system_text(hostname), "kernel", system_text(kernel), "cpus", (int)sysconf(_SC_NPROCESSORS_ONLN), "loadavg",
 	                 system_real_or_null(load[0]), system_real_or_null(load[1]),
 	                 system_real_or_null(load[2]), "mem_total_bytes",
 	                 have_mem ? json_integer((json_int_t)total) : json_null(),
@@ -241,15 +305,15 @@ static json_t *system_process(const struct proc_process *p)
 	json_t *o;
 
 	for (size_t i = 0; p->argv != NULL && p->argv[i] != NULL; i++)
-		json_array_append_new(argv, json_string(p->argv[i]));
-	o = json_pack("{s:i, s:s, s:s, s:s#, s:s, s:s, s:o, s:f, s:i, s:i, s:I, s:I, s:f, s:f}",
+		json_array_append_new(argv, system_text(p->argv[i]));
+	o = json_pack("{s:i, s:o, s:o, s:s#, s:o, s:o, s:o, s:f, s:i, s:i, s:I, s:I, s:f, s:f}",
 	              "pid", (int)p->pid, "name",
-	              ai->name != NULL && ai->name[0] != '\0' ? ai->name : p->comm, "comm", p->comm,
-	              "state", &p->state, (int)1, "exe", p->exe, "cmdline", p->cmdline,
-	              "argv", argv, "uptime_s", p->uptime_s, "threads", (int)p->threads, "fds",
-	              (int)p->fds, "rss_bytes", (json_int_t)p->rss_bytes, "vsz_bytes",
-	              (json_int_t)p->vsz_bytes, "cpu_user_s", p->cpu_user_s, "cpu_sys_s",
-	              p->cpu_sys_s);
+	              system_text(ai->name != NULL && ai->name[0] != '\0' ? ai->name : p->comm),
+	              "comm", system_text(p->comm), "state", &p->state, (int)1, "exe",
+	              system_text(p->exe), "cmdline", system_text(p->cmdline), "argv", argv,
+	              "uptime_s", p->uptime_s, "threads", (int)p->threads, "fds", (int)p->fds,
+	              "rss_bytes", (json_int_t)p->rss_bytes, "vsz_bytes", (json_int_t)p->vsz_bytes,
+	              "cpu_user_s", p->cpu_user_s, "cpu_sys_s", p->cpu_sys_s);
 	if (o == NULL)
 		return NULL;
 	json_object_set_new(o, "cpu_user_pct", tk != NULL ? system_pct(tk->cpu_user_pct) : json_null());
@@ -444,13 +508,13 @@ static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error
 	list = json_array();
 	for (size_t i = (size_t)offset; i < n && (limit == 0 || i < (size_t)(offset + limit)); i++) {
 		const struct proc_thread *t = &rows[i].t;
-		char state[2] = {t->state, '\0'};
+		char state[2] = {t->state > ' ' && t->state < 0x7f ? t->state : '?', '\0'};
 		json_t *row = json_object();
 
 		/* set one by one: json_pack re-parses its format for every row, which shows at
 		 * thousands of threads */
 		json_object_set_new_nocheck(row, "tid", json_integer(t->tid));
-		json_object_set_new_nocheck(row, "name", json_string(t->name));
+		json_object_set_new_nocheck(row, "name", system_text(t->name));
 		json_object_set_new_nocheck(row, "state", json_string(state));
 		json_object_set_new_nocheck(row, "cpu_user_s", json_real(t->cpu_user_s));
 		json_object_set_new_nocheck(row, "cpu_sys_s", json_real(t->cpu_sys_s));

@@ -434,6 +434,31 @@ static void test_threads_in_process(void **state)
 	proc_probe.fini();
 }
 
+/* Thread names are bytes, not UTF-8: a bad one becomes '?'s instead of failing the reply. */
+static void test_threads_odd_name(void **state)
+{
+	pthread_t t;
+	json_t *r;
+	const json_t *row;
+	size_t i;
+	int seen = 0;
+
+	(void)state;
+	assert_int_equal(pthread_barrier_init(&burned, NULL, 2), 0);
+	assert_int_equal(pthread_create(&t, NULL, burn_then_wait, "bad\xff\xc0name"), 0);
+	pthread_barrier_wait(&burned);
+	for (int source = 0; source < 2; source++) {
+		r = run_cmd("threads", source ? "{\"source\":\"libproc2\"}" : "{}");
+		json_array_foreach(json_object_get(r, "rows"), i, row)
+			seen += strcmp(json_string_value(json_object_get(row, "name")), "bad??name") == 0;
+		json_decref(r);
+	}
+	assert_int_equal(seen, 2);
+	pthread_barrier_wait(&burned);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&burned);
+}
+
 /* Both thread sources see the same threads with the same figures (a tick or two apart), and
  * libproc2's main-thread row is the thread's own, not the process's. */
 static void test_threads_sources_agree(void **state)
@@ -741,6 +766,7 @@ int main(void)
 		{"test_threads_in_process(source=libproc2)", test_threads_in_process, NULL, NULL,
 		 (void *)&threads_libproc2},
 		cmocka_unit_test(test_threads_sources_agree),
+		cmocka_unit_test(test_threads_odd_name),
 		cmocka_unit_test(test_threads_exited_cpu),
 		cmocka_unit_test(test_threads_sort_page_and_bad_arguments),
 		cmocka_unit_test(test_over_socket),

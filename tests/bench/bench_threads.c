@@ -142,7 +142,7 @@ static double bench_exec_us(const char *name, int runs, size_t *bytes)
 		}
 		v[i] = (bench_now_ms() - t0) * 1e3;
 		if (bytes != NULL) {
-			char *s = json_dumps(result, JSON_COMPACT);
+			char *s = json_dumps(result, JSON_COMPACT | JSON_REAL_PRECISION(15));
 			*bytes = s != NULL ? strlen(s) : 0;
 			free(s);
 		}
