@@ -25,7 +25,7 @@ check() { # check DESCRIPTION COMMAND...: ok when the command succeeds
 	why=
 }
 
-echo "1..18"
+echo "1..20"
 
 for b in "$demo_bin" "$sonde_bin" "$pick_bin"; do
 	if [ ! -x "$b" ]; then
@@ -33,6 +33,17 @@ for b in "$demo_bin" "$sonde_bin" "$pick_bin"; do
 		exit 1
 	fi
 done
+
+# --help explains every story; a bad option is a usage error (2) naming the option and range.
+help=$("$demo_bin" --help); rc=$?
+why="exit $rc; help: $(echo "$help" | head -3)"
+check "--help exits 0 and explains the leak, hot, backlog and crash stories" sh -c '
+	[ "$1" -eq 0 ] && for k in leak hot backlog crash --tasks --name; do
+		printf "%s\n" "$2" | grep -q -- "^ *$k " || exit 1; done' sh "$rc" "$help"
+err=$("$demo_bin" --tasks 1000001 2>&1 >/dev/null); rc=$?
+why="exit $rc: $err"
+check "--tasks 1000001 is refused with exit 2 and the allowed range" \
+	sh -c '[ "$1" -eq 2 ] && printf "%s" "$2" | grep -q "0\.\.1000000"' sh "$rc" "$err"
 
 tmp=$(mktemp -d /tmp/sonde-test-demo.XXXXXX)
 chmod 700 "$tmp"
