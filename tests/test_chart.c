@@ -344,6 +344,11 @@ static void test_yaxis_labels(void **state)
 	assert_string_equal(chart_yaxis_label(buf, sizeof buf, 2, 3, &b, fmt_bytes), "0 B");
 	assert_string_equal(chart_yaxis_label(buf, sizeof buf, 0, 1, &b, NULL), "2.09715e+06");
 	assert_string_equal(chart_yaxis_label(buf, sizeof buf, 3, 3, &b, fmt_bytes), "");
+	/* A middle label that would repeat an edge one is left out: 0.6 B prints as "1 B". */
+	struct chart_scale one = {.max = 1};
+	assert_string_equal(chart_yaxis_label(buf, sizeof buf, 2, 6, &one, fmt_bytes), "");
+	assert_string_equal(chart_yaxis_label(buf, sizeof buf, 0, 6, &one, fmt_bytes), "1 B");
+	assert_string_equal(chart_yaxis_label(buf, sizeof buf, 2, 6, &one, fmt_percent), "0.6%");
 }
 
 static void test_time_axis(void **state)

@@ -351,9 +351,14 @@ const char *chart_yaxis_label(char *buf, size_t size, int row, int height,
 		return chart_format(buf, size, top, fmt);
 	if (row == height - 1)
 		return chart_format(buf, size, 0.0, fmt);
-	if (height >= 5 && row == (height - 1) / 2)
-		return chart_format(buf, size, top * (double)(height - 1 - row) / (double)(height - 1),
-		                    fmt);
+	if (height >= 5 && row == (height - 1) / 2) {
+		/* Skip a middle label that reads like an edge one ("1 B" under a "1 B" top). */
+		char edge[64];
+		chart_format(buf, size, top * (double)(height - 1 - row) / (double)(height - 1), fmt);
+		if (strcmp(buf, chart_format(edge, sizeof edge, top, fmt)) == 0 ||
+		    strcmp(buf, chart_format(edge, sizeof edge, 0.0, fmt)) == 0)
+			buf[0] = '\0';
+	}
 	return buf;
 }
 
