@@ -59,8 +59,8 @@ struct conn {
  * hands new connections through. */
 struct conn_io {
 	pthread_mutex_t mu;
-	struct conn *inbox[256];
-	unsigned inbox_len;
+	struct conn **inbox;            /* grows on demand; --conns may open 1000 before start */
+	size_t inbox_len, inbox_cap;
 	struct conn **conns;
 	size_t n, cap;
 	struct conn *grave;
@@ -153,9 +153,18 @@ static struct conn *conn_create(const char *peer, unsigned lifetime_ms, int stuc
 	struct conn_io *io = &conn_io[__atomic_fetch_add(&conn_next_io, 1, __ATOMIC_RELAXED) %
 	                              CONN_IO_THREADS];
 	pthread_mutex_lock(&io->mu);
-	if (io->inbox_len == sizeof io->inbox / sizeof io->inbox[0]) {
+	if (io->inbox_len == io->inbox_cap) {
+		size_t cap = io->inbox_cap ? io->inbox_cap * 2 : 64;
+		struct conn **inbox = realloc(io->inbox, cap * sizeof *inbox);
+		if (inbox != NULL) {
+			io->inbox = inbox;
+			io->inbox_cap = cap;
+		}
+	}
+	if (io->inbox_len == io->inbox_cap) {
 		pthread_mutex_unlock(&io->mu);
-		sonde_task_exit(c->task, "refused: net-io inbox full");
+		demo_log("conn_sup: refusing %s: out of memory for the net-io inbox", peer);
+		sonde_task_exit(c->task, "refused: out of memory");
 		free(c->rx);
 		pthread_mutex_destroy(&c->mu);
 		free(c);
@@ -418,7 +427,7 @@ static void conn_bury(struct conn_io *io, uint64_t now, int all)
 static void conn_adopt(struct conn_io *io)
 {
 	pthread_mutex_lock(&io->mu);
-	for (unsigned i = 0; i < io->inbox_len; i++) {
+	for (size_t i = 0; i < io->inbox_len; i++) {
 		if (io->n == io->cap) {
 			size_t cap = io->cap ? io->cap * 2 : 64;
 			struct conn **a = realloc(io->conns, cap * sizeof *a);
@@ -430,8 +439,8 @@ static void conn_adopt(struct conn_io *io)
 		io->conns[io->n++] = io->inbox[i];
 		io->inbox[i] = NULL;
 	}
-	unsigned kept = 0;
-	for (unsigned i = 0; i < io->inbox_len; i++)
+	size_t kept = 0;
+	for (size_t i = 0; i < io->inbox_len; i++)
 		if (io->inbox[i] != NULL)
 			io->inbox[kept++] = io->inbox[i];
 	io->inbox_len = kept;
@@ -568,6 +577,9 @@ void conn_fini(void)
 		free(io->conns);
 		io->conns = NULL;
 		io->cap = 0;
+		free(io->inbox);
+		io->inbox = NULL;
+		io->inbox_len = io->inbox_cap = 0;
 	}
 	for (unsigned long i = 0; i < conn_idle_n; i++)
 		sonde_task_exit(conn_idle[i].task, "shutdown");
