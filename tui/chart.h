@@ -49,6 +49,9 @@ struct chart_series {
 /* Formats one axis value with its unit: fmt_bytes, fmt_percent, fmt_rate... fit as they are. */
 typedef const char *(*chart_format_fn)(char *buf, size_t size, double value);
 
+/* Fit the scale to the values given (pass what the chart shows). Call it once per new data,
+ * not on every redraw: the shrink delay counts calls. Series with no finite value leave the
+ * scale as it is. */
 void chart_scale_update(struct chart_scale *s, const struct chart_series *series, size_t nseries);
 
 /* The smallest 1/2/5 x 10^k that is >= v (v > 0); 1 for v <= 0, NaN or infinite. */
