@@ -82,14 +82,17 @@ void prof_unsample(uint64_t objs, uint64_t bytes, uint64_t period, double *est_o
 {
 	double ratio, scale;
 
-	if (objs == 0 || period == 0) {
+	if (objs == 0 || bytes == 0 || period == 0) {
 		*est_objs = (double)objs;
 		*est_bytes = (double)bytes;
 		return;
 	}
-	/* jeprof's heap_v2 adjustment: an object of size s is sampled with p = 1 - exp(-s/period). */
+	/* jeprof's heap_v2 adjustment: an object of size s is sampled with p = 1 - exp(-s/period)
+	 * (computed with expm1 so that tiny objects do not round p to 0). */
 	ratio = ((double)bytes / (double)objs) / (double)period;
-	scale = 1.0 / (1.0 - exp(-ratio));
+	scale = 1.0 / -expm1(-ratio);
+	if (!isfinite(scale) || scale < 1.0)
+		scale = 1.0;
 	*est_objs = (double)objs * scale;
 	*est_bytes = (double)bytes * scale;
 }
@@ -99,7 +102,7 @@ static int prof_parse_counts(const char *line, uint64_t *objs, uint64_t *bytes)
 {
 	unsigned long long o, b;
 
-	if (sscanf(line, " t*: %llu: %llu", &o, &b) != 2)
+	if (strchr(line, '-') != NULL || sscanf(line, " t*: %llu: %llu", &o, &b) != 2)
 		return -1;
 	*objs = o;
 	*bytes = b;
@@ -123,15 +126,50 @@ static int prof_grow(void **arr, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
+/* A 0x-prefixed hex number in [*q, end), never reading past end; advances *q. */
+static int prof_hex(const char **q, const char *end, uint64_t *out)
+{
+	const char *p = *q;
+	uint64_t v = 0;
+	int digits = 0;
+
+	if (end - p >= 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	for (; p < end; p++, digits++) {
+		int c = (unsigned char)*p, d;
+
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		else
+			break;
+		if (digits >= 16)
+			return -1;
+		v = v << 4 | (uint64_t)d;
+	}
+	if (digits == 0 || (p < end && *p != ' ' && *p != '\r'))
+		return -1;
+	*q = p;
+	*out = v;
+	return 0;
+}
+
 int prof_parse(const char *text, size_t len, struct prof_dump *d, const char **cause)
 {
 	const char *p = text, *end = text + len;
 	size_t site_cap = 0, frame_cap = 0;
 	struct prof_site *cur = NULL;
 	unsigned long long period;
+	char head[32];
 
 	memset(d, 0, sizeof *d);
-	if (len < 9 || strncmp(text, "heap_v2/", 8) != 0 || sscanf(text + 8, "%llu", &period) != 1) {
+	/* The text need not be NUL-terminated: the header is copied out before sscanf sees it. */
+	snprintf(head, sizeof head, "%.*s", (int)(len < sizeof head - 1 ? len : sizeof head - 1), text);
+	if (strncmp(head, "heap_v2/", 8) != 0 || head[8] < '0' || head[8] > '9' ||
+	    sscanf(head + 8, "%llu", &period) != 1) {
 		*cause = "not a jemalloc heap_v2 dump (first line must be heap_v2/SAMPLE_PERIOD)";
 		return -1;
 	}
@@ -152,19 +190,16 @@ int prof_parse(const char *text, size_t len, struct prof_dump *d, const char **c
 			memset(cur, 0, sizeof *cur);
 			cur->first = d->nframes;
 			while (q < le) {
-				char *e;
-				unsigned long long a;
+				uint64_t a;
 
-				while (q < le && *q == ' ')
+				while (q < le && (*q == ' ' || *q == '\r'))
 					q++;
 				if (q >= le)
 					break;
-				a = strtoull(q, &e, 16);
-				if (e == q || e > le) {
+				if (prof_hex(&q, le, &a) != 0) {
 					*cause = "malformed stack line in the dump (expected @ 0xADDR 0xADDR ...)";
 					goto fail;
 				}
-				q = e;
 				if (cur->nframes >= PROF_MAX_FRAMES)
 					continue;
 				if (prof_grow((void **)&d->frames, &frame_cap, d->nframes + 1,
