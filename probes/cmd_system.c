@@ -427,25 +427,26 @@ static int threads_cmp(const void *a, const void *b)
 
 /*
  * A thread's CPU share: the proc probe's figure over its last interval when the thread was in
- * that tick (same tid and start time); for a thread born since, its CPU since birth over its
- * age; NAN before the first tick (never a lifetime average).
+ * that tick (same tid and start time); for a thread born since that tick, its CPU since birth
+ * over its age; NAN before the first tick, or for an older thread the tick missed (never a
+ * lifetime average).
  */
 static double threads_cpu_pct(const struct proc_thread *t, const struct proc_tick *tk,
-                              double since_start_s)
+                              double since_start_s, double since_tick_s)
 {
 	const struct proc_thread_tick *r;
-	double hz = (double)proc_hertz(), age;
+	double tick_s = 1.0 / (double)proc_hertz(), age;
 
 	if (tk == NULL)
 		return NAN;
 	r = proc_latest_thread(t->tid);
-	if (r != NULL && fabs(r->start_s - t->start_s) < 1.0 / hz)
+	if (r != NULL && fabs(r->start_s - t->start_s) < tick_s)
 		return r->cpu_pct;
 	age = since_start_s - t->start_s;
-	if (age > tk->interval_s)
-		age = tk->interval_s;
-	if (age < 1.0 / hz)
-		age = 1.0 / hz;
+	if (age > since_tick_s + 2 * tick_s)
+		return NAN;
+	if (age < tick_s)
+		age = tick_s;
 	return (t->cpu_user_s + t->cpu_sys_s) / age * 100.0;
 }
 
@@ -472,7 +473,7 @@ static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error
 	const struct proc_tick *tk = proc_latest();
 	struct proc_thread *threads;
 	struct threads_row *rows;
-	double puser, psys, sum = 0, since_start;
+	double puser, psys, sum = 0, since_start, since_tick;
 	long long limit, offset;
 	int sort, order, source;
 	size_t n;
@@ -495,9 +496,10 @@ static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error
 		return cmd_fail(err, ERR_INTERNAL, "out of memory for %zu thread rows", n);
 	}
 	since_start = threads_since_start_s();
+	since_tick = tk != NULL ? (double)(agent_now_ns() - tk->at_ns) / 1e9 : 0;
 	for (size_t i = 0; i < n; i++) {
 		rows[i].t = threads[i];
-		rows[i].cpu_pct = threads_cpu_pct(&threads[i], tk, since_start);
+		rows[i].cpu_pct = threads_cpu_pct(&threads[i], tk, since_start, since_tick);
 		sum += threads[i].cpu_user_s + threads[i].cpu_sys_s;
 	}
 	free(threads);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,12 @@ void proc_thread_deltas(struct proc_thread_tick *cur, size_t ncur,
 		} else {
 			double age = now_since_process_start_s - t->start_s;
 
+			if (age > interval_s + 2 * tick_s) {
+				/* it was alive at the last sample yet is not in it (that table was cut
+				 * short): its CPU over the interval is unknown, not its lifetime's */
+				t->cpu_pct = NAN;
+				continue;
+			}
 			if (age > interval_s)
 				age = interval_s;
 			if (age < tick_s)
@@ -436,9 +443,12 @@ static void proc_sample(uint64_t now_ns, int publish)
 	proc_state.have_baseline = 1;
 }
 
-/* A baseline at start, so the first tick already has deltas (never lifetime averages). */
+/* A baseline at start, so the first tick already has deltas (never lifetime averages). Tables
+ * left by an agent that did not stop (a forked child starting its own) are freed, not leaked. */
 static int proc_probe_init(void)
 {
+	free(proc_state.buf[0]);
+	free(proc_state.buf[1]);
 	memset(&proc_state, 0, sizeof proc_state);
 	proc_sample(proc_clock_ns(CLOCK_MONOTONIC), 0);
 	return 0;

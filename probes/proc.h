@@ -27,7 +27,8 @@ struct proc_thread_tick {
 	char state;        /* R S D T Z ... as in /proc */
 	int processor;     /* CPU it last ran on */
 	double cpu_s;      /* user+sys so far, seconds */
-	double cpu_pct;    /* % of one core over the last interval (since its start if it is new) */
+	double cpu_pct;    /* % of one core over the last interval (since its start if it is new);
+	                      NAN when unknown */
 	double start_s;    /* seconds after process start */
 };
 
@@ -90,8 +91,10 @@ long proc_parse_number_name(const char *name);
 /*
  * Fill cur[i].cpu_pct from the previous tick's rows (both sorted by tid): a thread present in
  * both gets (cpu now - cpu then) / interval_s; a new one gets its CPU since it started, over
- * its age (age_s(start) = now_since_process_start_s - start_s) clamped to [tick_s, interval_s].
- * A negative delta (a reused tid) counts as a new thread. Linear merge, no allocation.
+ * its age (now_since_process_start_s - start_s) clamped to at least tick_s. A thread older than
+ * the interval that the previous table lacks (it was cut short) gets NAN: unknown, never a
+ * lifetime average. A reused tid (other start time) counts as a new thread. Linear merge, no
+ * allocation.
  */
 void proc_thread_deltas(struct proc_thread_tick *cur, size_t ncur,
                         const struct proc_thread_tick *prev, size_t nprev,

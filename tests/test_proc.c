@@ -130,11 +130,15 @@ static void test_thread_deltas(void **state)
 	assert_true(fabs(cur[2].cpu_pct - 50.0) < 1e-9);
 	assert_true(fabs(cur[3].cpu_pct - 0.0) < 1e-9);
 
-	/* a thread older than the interval but missing from prev (prev was truncated): its CPU
-	 * over the interval, not over its life */
+	/* a thread older than the interval but missing from prev (prev was cut short): unknown,
+	 * not its lifetime's CPU squeezed into one interval */
 	struct proc_thread_tick lone = {.tid = 20, .cpu_s = 1.0, .start_s = 0};
 	proc_thread_deltas(&lone, 1, NULL, 0, 2.0, 100.0, 0.01);
-	assert_true(fabs(lone.cpu_pct - 50.0) < 1e-9);
+	assert_true(isnan(lone.cpu_pct));
+	/* born within the interval: its CPU over its age */
+	lone.start_s = 99.0;
+	proc_thread_deltas(&lone, 1, NULL, 0, 2.0, 100.0, 0.01);
+	assert_true(fabs(lone.cpu_pct - 100.0) < 1e-9);
 }
 
 /* ---- the tick on this process ---------------------------------------------------------- */

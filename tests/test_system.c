@@ -434,6 +434,40 @@ static void test_threads_in_process(void **state)
 	proc_probe.fini();
 }
 
+/* A thread born after the last tick gets its CPU since birth over its age, not null. */
+static void test_threads_born_since_tick(void **state)
+{
+	pthread_t t;
+	json_t *r;
+	const json_t *row;
+	size_t i;
+	int seen = 0;
+
+	(void)state;
+	assert_int_equal(proc_probe.init(), 0);
+	usleep(60000);
+	proc_probe.tick(now_ns());
+	assert_non_null(proc_latest());
+	assert_int_equal(pthread_barrier_init(&burned, NULL, 2), 0);
+	assert_int_equal(pthread_create(&t, NULL, burn_then_wait, "newborn"), 0);
+	pthread_barrier_wait(&burned);
+	r = run_cmd("threads", "{}");
+	json_array_foreach(json_object_get(r, "rows"), i, row) {
+		if (strcmp(json_string_value(json_object_get(row, "name")), "newborn") != 0)
+			continue;
+		seen++;
+		/* 200 ms of CPU in a life of at least 200 ms: a real share, at most a core */
+		assert_true(json_is_number(json_object_get(row, "cpu_pct")));
+		assert_true(jnum(row, "cpu_pct") > 1.0 && jnum(row, "cpu_pct") < 115.0);
+	}
+	assert_int_equal(seen, 1);
+	json_decref(r);
+	pthread_barrier_wait(&burned);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&burned);
+	proc_probe.fini();
+}
+
 /* Thread names are bytes, not UTF-8: a bad one becomes '?'s instead of failing the reply. */
 static void test_threads_odd_name(void **state)
 {
@@ -767,6 +801,7 @@ int main(void)
 		 (void *)&threads_libproc2},
 		cmocka_unit_test(test_threads_sources_agree),
 		cmocka_unit_test(test_threads_odd_name),
+		cmocka_unit_test(test_threads_born_since_tick),
 		cmocka_unit_test(test_threads_exited_cpu),
 		cmocka_unit_test(test_threads_sort_page_and_bad_arguments),
 		cmocka_unit_test(test_over_socket),
