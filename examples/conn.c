@@ -510,7 +510,7 @@ static void conn_idle_inspect(sonde_task *task, void *arg, sonde_emit_fn emit, v
 	           s->port);
 	demo_emitf(emit, ctx, "user", "user%u", s->user);
 	emit(ctx, "state", "parked (keep-alive, no request in flight)");
-	demo_emitf(emit, ctx, "idle_for", "%u s", now_s - seen);
+	demo_emitf(emit, ctx, "idle_for", "%u s", seen < now_s ? now_s - seen : 0);  /* raced a ping */
 	demo_emitf(emit, ctx, "session_age", "%u s", now_s - s->opened_s);
 	demo_emitf(emit, ctx, "buffers", "none while parked (%zu B session record)", sizeof *s);
 }
