@@ -13,7 +13,7 @@ srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 sonde=$builddir/tui/sonde
 host=$builddir/tests/host
 
-tests=10
+tests=11
 echo "1..$tests"
 if ! command -v tmux >/dev/null 2>&1 || [ ! -x "$sonde" ] || [ ! -x "$host" ]; then
 	i=1
@@ -82,7 +82,7 @@ run_screen() {
 	runs=$((runs + 1))
 	tmux_sock=$work/tmux.$runs
 	tmux -S "$tmux_sock" -f "$work/tmux.conf" new-session -d -x 80 -y 24 \
-		"env $env_assign $sonde -s $sock $*; echo EXITED \$?; sleep 30"
+		"env $env_assign $sonde -s $sock $* 2>$work/err; echo EXITED \$?; sleep 30"
 	i=0
 	while [ $i -lt 100 ]; do
 		tmux -S "$tmux_sock" capture-pane -p >"$work/plain" 2>/dev/null
@@ -143,6 +143,11 @@ check "every shipped theme renders without a warning" test $ok = 1
 
 run_screen "$utf8 TERM=tmux-256color SONDE_THEME=mono" "themes-host"
 check "SONDE_THEME=mono: no colour, attributes only" no_colour "$work/escaped"
+
+# With -n the screen ends by itself: a clean exit, and nothing on stderr (a sanitizer report
+# in an --enable-sanitizers build would land there).
+run_screen "$utf8 TERM=tmux-256color" "EXITED" -n 3 --theme "$srcdir/tests/data/themes/bad_color.theme"
+check "-n 3 with a bad theme: exits 0, nothing on stderr" sh -c "grep -q 'EXITED 0' '$work/plain' && [ ! -s '$work/err' ]"
 
 exec 3>&-
 exit 0
