@@ -45,7 +45,7 @@ struct client {
 	size_t in_len;
 	int discarding;           /* skipping the rest of an over-long line */
 	char *out;                /* queued reply bytes not yet sent */
-	size_t out_len, out_off;
+	size_t out_len, out_off, out_cap;
 	uint64_t last_request_ns;
 };
 
@@ -162,7 +162,7 @@ static int client_flush(struct client *c)
 	}
 	free(c->out);
 	c->out = NULL;
-	c->out_len = c->out_off = 0;
+	c->out_len = c->out_off = c->out_cap = 0;
 	return 0;
 }
 
@@ -192,17 +192,28 @@ static int client_queue(struct client *c, char *line, size_t len)
 			return -1;
 		}
 	}
-	if (c->out_off > 0) {
+	/* Compact and grow only when the line does not fit, and grow geometrically (up to the cap):
+	 * moving or reallocating megabytes for every queued line made a slow reader cost the agent
+	 * thread time quadratic in its backlog. */
+	if (c->out_len + len > c->out_cap && c->out_off > 0) {
 		memmove(c->out, c->out + c->out_off, pending);
 		c->out_len = pending;
 		c->out_off = 0;
 	}
-	grown = realloc(c->out, c->out_len + len);
-	if (grown == NULL) {
-		free(line);
-		return -1;
+	if (c->out_len + len > c->out_cap) {
+		size_t ncap = c->out_cap < 4096 ? 4096 : c->out_cap * 2;
+		if (ncap > agent.info.output_cap_bytes + len)
+			ncap = agent.info.output_cap_bytes + len;
+		if (ncap < c->out_len + len)
+			ncap = c->out_len + len;
+		grown = realloc(c->out, ncap);
+		if (grown == NULL) {
+			free(line);
+			return -1;
+		}
+		c->out = grown;
+		c->out_cap = ncap;
 	}
-	c->out = grown;
 	memcpy(c->out + c->out_len, line, len);
 	c->out_len += len;
 	agent.info.client_buffer_bytes += len;

@@ -357,6 +357,7 @@ int client_discover(struct agent_ref **refs, size_t *n, char **cause)
 		(*refs)[(*n)++] = ref;
 	}
 	closedir(d);
-	qsort(*refs, *n, sizeof **refs, client_ref_cmp);
+	if (*n > 1)   /* qsort's base must not be NULL, even for 0 elements (UBSan) */
+		qsort(*refs, *n, sizeof **refs, client_ref_cmp);
 	return 0;
 }
