@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -324,6 +325,87 @@ static int tasks_threads(const struct tasks_query *q, json_t *res, struct cmd_er
 	return 0;
 }
 
+/*
+ * Identical requests within a short time share one answer. Every scan of the hot lines pulls
+ * each task's line out of its writer's cache for a moment (the writer's next store must fetch
+ * it back), so sixteen screens polling the same view ten times a second would cost the host a
+ * few percent; sharing the answer for TASKS_CACHE_MS bounds that to a few scans per second
+ * whatever the number of clients. The answer says how old it is ("cached_ms"); a tick (new
+ * window) invalidates it. $SONDE_TASKS_CACHE_MS changes the time, 0 turns sharing off.
+ */
+#define TASKS_CACHE_MS 200
+#define TASKS_CACHE_SLOTS 8
+
+static struct tasks_cache {
+	char key[TASKS_FILTER_MAX + 96];
+	uint64_t at_ns, tick;
+	json_t *result;
+} tasks_cache[TASKS_CACHE_SLOTS];
+
+static uint64_t tasks_cache_ttl_ns(void)
+{
+	const char *env = getenv("SONDE_TASKS_CACHE_MS");
+	long ms = env != NULL ? strtol(env, NULL, 10) : TASKS_CACHE_MS;
+
+	if (ms < 0 || ms > 10000)
+		ms = TASKS_CACHE_MS;
+	return (uint64_t)ms * 1000000u;
+}
+
+static void tasks_cache_key(const struct tasks_query *q, char *key, size_t size)
+{
+	snprintf(key, size, "%d/%d/%d/%lld/%lld/%s", q->sort, q->asc, q->window, q->limit,
+	         q->offset, q->filter ? q->filter : "");
+}
+
+/* A shallow copy of a fresh enough shared answer (rows are shared, read-only), or NULL. */
+static json_t *tasks_cache_get(const char *key, uint64_t now, uint64_t tick)
+{
+	uint64_t ttl = tasks_cache_ttl_ns();
+	json_t *copy;
+
+	for (int i = 0; i < TASKS_CACHE_SLOTS; i++) {
+		struct tasks_cache *c = &tasks_cache[i];
+
+		if (c->result == NULL)
+			continue;
+		if (now - c->at_ns >= ttl || c->tick != tick) {
+			json_decref(c->result);
+			c->result = NULL;
+			continue;
+		}
+		if (strcmp(c->key, key) != 0)
+			continue;
+		copy = json_copy(c->result);
+		if (copy != NULL)
+			json_object_set_new(copy, "cached_ms",
+			                    json_real((double)(now - c->at_ns) / 1e6));
+		return copy;
+	}
+	return NULL;
+}
+
+static void tasks_cache_put(const char *key, uint64_t now, uint64_t tick, json_t *result)
+{
+	struct tasks_cache *victim = &tasks_cache[0];
+
+	if (tasks_cache_ttl_ns() == 0)
+		return;
+	for (int i = 0; i < TASKS_CACHE_SLOTS; i++) {
+		if (tasks_cache[i].result == NULL) {
+			victim = &tasks_cache[i];
+			break;
+		}
+		if (tasks_cache[i].at_ns < victim->at_ns)
+			victim = &tasks_cache[i];
+	}
+	json_decref(victim->result);
+	snprintf(victim->key, sizeof victim->key, "%s", key);
+	victim->at_ns = now;
+	victim->tick = tick;
+	victim->result = json_copy(result);
+}
+
 static int cmd_tasks_exec(const json_t *req, json_t **result, struct cmd_error *err)
 {
 	static const char *const keys[] = {"sort", "order", "mode", "limit", "offset", "filter", NULL};
@@ -332,6 +414,8 @@ static int cmd_tasks_exec(const json_t *req, json_t **result, struct cmd_error *
 	struct topn top;
 	uint64_t total, now;
 	double window_s = 0;
+	struct registry_window win;
+	char key[TASKS_FILTER_MAX + 96];
 	json_t *res, *rows;
 	size_t n;
 	int order, mode;
@@ -366,6 +450,13 @@ static int cmd_tasks_exec(const json_t *req, json_t **result, struct cmd_error *
 		json_decref(res);
 		return -1;
 	}
+	now = agent_now_ns();
+	registry_window(&win);
+	tasks_cache_key(&q, key, sizeof key);
+	if ((*result = tasks_cache_get(key, now, win.ticks)) != NULL) {
+		json_decref(res);
+		return 0;
+	}
 
 	items = malloc((size_t)(q.offset + q.limit) * sizeof *items);
 	if (items == NULL) {
@@ -381,7 +472,6 @@ static int cmd_tasks_exec(const json_t *req, json_t **result, struct cmd_error *
 		total = tasks_scan_total(&q, &top);
 	n = topn_finish(&top);
 
-	now = agent_now_ns();
 	rows = json_array();
 	for (size_t k = (size_t)q.offset; k < n; k++)
 		json_array_append_new(rows, tasks_row(&q, &items[k], now));
@@ -392,6 +482,8 @@ static int cmd_tasks_exec(const json_t *req, json_t **result, struct cmd_error *
 		json_object_set_new(res, "window_s", json_real(window_s));
 	json_object_set_new(res, "total", json_integer((json_int_t)total));
 	json_object_set_new(res, "rows", rows);
+	json_object_set_new(res, "cached_ms", json_real(0));
+	tasks_cache_put(key, now, win.ticks, res);
 	*result = res;
 	return 0;
 }

@@ -612,9 +612,44 @@ static void test_tree_orphans_and_recycled_parents(void **state)
 		sonde_task_exit(extra[--n], NULL);
 }
 
+/* Identical requests share one answer for SONDE_TASKS_CACHE_MS; a tick or other arguments
+ * make a fresh one. */
+static void test_tasks_shared_answer(void **state)
+{
+	sonde_task *t = spawn("ct-cache-one", NULL);
+	json_t *a, *b;
+
+	(void)state;
+	setenv("SONDE_TASKS_CACHE_MS", "5000", 1);
+	sonde_task_memory(t, 100);
+	a = run(&cmd_tasks_entry, "{\"filter\":\"ct-cache\"}");
+	assert_true(json_real_value(json_object_get(a, "cached_ms")) == 0.0);
+	assert_int_equal(row_int(json_object_get(a, "rows"), 0, "memory"), 100);
+	sonde_task_memory(t, 50);
+	b = run(&cmd_tasks_entry, "{\"filter\":\"ct-cache\"}");
+	assert_true(json_real_value(json_object_get(b, "cached_ms")) > 0.0);
+	assert_int_equal(row_int(json_object_get(b, "rows"), 0, "memory"), 100);
+	json_decref(b);
+	b = run(&cmd_tasks_entry, "{\"filter\":\"ct-cache\",\"limit\":7}");
+	assert_int_equal(row_int(json_object_get(b, "rows"), 0, "memory"), 150);
+	json_decref(b);
+	registry_tick(fake_now += 1000000000u);
+	b = run(&cmd_tasks_entry, "{\"filter\":\"ct-cache\"}");
+	assert_true(json_real_value(json_object_get(b, "cached_ms")) == 0.0);
+	assert_int_equal(row_int(json_object_get(b, "rows"), 0, "memory"), 150);
+	json_decref(b);
+	/* the first answer was not changed by being shared */
+	assert_null(json_object_get(a, "nothing"));
+	assert_true(json_real_value(json_object_get(a, "cached_ms")) == 0.0);
+	json_decref(a);
+	setenv("SONDE_TASKS_CACHE_MS", "0", 1);
+	sonde_task_exit(t, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tasks_shared_answer),
 		cmocka_unit_test(test_tasks_sorts_match_reference),
 		cmocka_unit_test(test_tasks_name_age_and_paging),
 		cmocka_unit_test(test_tasks_row_keys_and_filters),
@@ -627,5 +662,7 @@ int main(void)
 		cmocka_unit_test(test_tree_orphans_and_recycled_parents),
 	};
 
+	/* every other test wants a fresh answer to each request */
+	setenv("SONDE_TASKS_CACHE_MS", "0", 1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

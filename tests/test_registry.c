@@ -440,5 +440,6 @@ int main(void)
 		cmocka_unit_test(test_concurrent_spawn_exit_work_query),
 	};
 
+	setenv("SONDE_TASKS_CACHE_MS", "0", 1); /* every query scans */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

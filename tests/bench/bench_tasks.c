@@ -109,6 +109,7 @@ int main(int argc, char **argv)
 
 	if (tasks == NULL)
 		return 1;
+	setenv("SONDE_TASKS_CACHE_MS", "0", 1); /* each request's own cost, no shared answers */
 	printf("bench_tasks: `tasks` top-50 inside the agent (exec), median of %d runs; "
 	       "%zu bytes of registry per task\n", REPS, (size_t)REGISTRY_BYTES_PER_TASK);
 	for (size_t s = 0; s < sizeof steps / sizeof steps[0] && steps[s] <= max; s++) {
