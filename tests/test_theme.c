@@ -398,6 +398,28 @@ static void test_init_applies_pairs(void **state)
 	/* ... and its black background fills blank cells. */
 	assert_int_equal(PAIR_NUMBER(getbkgd(stdscr)), PAIR_NUMBER(a));
 	unsetenv("SONDE_THEME");
+
+	/* A user's theme in $XDG_CONFIG_HOME/sonde/themes is found by name, before the others. */
+	char base[] = "/tmp/sonde-test-xdg-XXXXXX", dir[512], file[600], cmd[600];
+	assert_non_null(mkdtemp(base));
+	snprintf(dir, sizeof dir, "%s/sonde", base);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(dir, sizeof dir, "%s/sonde/themes", base);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(file, sizeof file, "%s/default.theme", dir);
+	FILE *f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("selected = red on green\n", f);
+	fclose(f);
+	setenv("XDG_CONFIG_HOME", base, 1);
+	assert_int_equal(theme_init("default", 0, &warning), 0);
+	a = theme_attr(TH_SELECTED);
+	assert_int_equal(pair_content((short)PAIR_NUMBER(a), &fg, &bg), OK);
+	assert_int_equal(fg, COLOR_RED);
+	assert_int_equal(bg, COLOR_GREEN);
+	setenv("XDG_CONFIG_HOME", "/nonexistent/sonde-test", 1);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+	assert_int_equal(system(cmd), 0);
 	endwin();
 	delscreen(s);
 }
@@ -489,6 +511,10 @@ static void test_init_direct_color(void **state)
 
 int main(void)
 {
+	/* The user's own themes and settings must not leak into the results. */
+	setenv("XDG_CONFIG_HOME", "/nonexistent/sonde-test", 1);
+	unsetenv("SONDE_THEME");
+	unsetenv("NO_COLOR");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_default_matches_builtin),
 		cmocka_unit_test(test_shipped_mono_matches_builtin),
