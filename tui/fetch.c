@@ -22,7 +22,8 @@ struct fetch_slot {
 	char cmd[32];
 	json_t *args;          /* the wanted request's arguments (an object) */
 	uint64_t want_gen;     /* +1 when the wanted request changes */
-	int wanted;            /* declared by the last commit */
+	int wanted;            /* declared by the last commit (or once, below) */
+	int once;              /* prefetched: wanted until one reply lands, declared or not */
 	int due;               /* should run as soon as the thread gets to it */
 	json_t *result;        /* latest reply on the thread side */
 	json_t *reply_args;
@@ -49,6 +50,7 @@ struct fetch {
 	size_t nslots;
 	size_t next;               /* round-robin start, so one slot cannot starve the others */
 	uint64_t requests, failures;
+	int prefetching;           /* UI thread: wants now declared are prefetches */
 };
 
 /* Monotonic seconds, for reply ages. */
@@ -220,6 +222,7 @@ static void fetch_run_slot(struct fetch *f, int i)
 		else
 			s->error[0] = '\0';
 		s->seq++;
+		s->once = 0;
 		s->at_s = t1;
 		s->took_ms = (t1 - t0) * 1e3;
 		s->fresh = 1;
@@ -382,7 +385,17 @@ void fetch_want(struct fetch *f, const char *slot, const char *cmd, json_t *args
 		json_decref(args);
 		return;
 	}
-	s->declared = 1;
+	if (f->prefetching) {
+		if (s->seq > 0 || s->args != NULL) { /* already asked or answered: nothing to warm */
+			json_decref(args);
+			return;
+		}
+		pthread_mutex_lock(&f->lock);
+		s->once = 1;
+		pthread_mutex_unlock(&f->lock);
+	} else {
+		s->declared = 1;
+	}
 	if (s->args != NULL && strcmp(s->cmd, cmd) == 0 && json_equal(s->args, args)) {
 		json_decref(args);
 		return;
@@ -397,6 +410,12 @@ void fetch_want(struct fetch *f, const char *slot, const char *cmd, json_t *args
 }
 
 /* See fetch.h. */
+void fetch_prefetch(struct fetch *f, int on)
+{
+	f->prefetching = on;
+}
+
+/* See fetch.h. */
 void fetch_commit(struct fetch *f, int force)
 {
 	int work = 0;
@@ -405,7 +424,7 @@ void fetch_commit(struct fetch *f, int force)
 	for (size_t i = 0; i < f->nslots; i++) {
 		struct fetch_slot *s = &f->slots[i];
 
-		s->wanted = s->declared;
+		s->wanted = s->declared || s->once;
 		if (!s->wanted)
 			s->due = 0;
 		else if (force)

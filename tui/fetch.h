@@ -76,6 +76,11 @@ void fetch_begin(struct fetch *f);
 /* Want slot to hold the reply of cmd with args (stolen; NULL = no arguments). */
 void fetch_want(struct fetch *f, const char *slot, const char *cmd, json_t *args);
 
+/* Between fetch_prefetch(f, 1) and fetch_prefetch(f, 0), wants are prefetches: a slot never
+ * asked before is asked once, even if no later frame declares it (to warm a tab before its
+ * first visit); slots already asked are left alone. */
+void fetch_prefetch(struct fetch *f, int on);
+
 /* End the declaration: changed wants run now; force != 0 runs every want again (a refresh). */
 void fetch_commit(struct fetch *f, int force);
 

@@ -82,6 +82,8 @@ static struct {
 	uint64_t follow_id;       /* 0: not following */
 	int follow_lost;          /* the followed task is not on this page */
 	uint64_t seen_seq;        /* last reply processed */
+	int seen_tail;            /* ... and whether it was a tail page */
+	int want_tail;            /* the page on screen is asked from the other end */
 	uint64_t generation;      /* connection generation the state belongs to */
 	int widths[COL_COUNT];
 	struct tasks_derived now[TASKS_MAX_ROWS], prev[TASKS_MAX_ROWS];
@@ -183,11 +185,11 @@ static void tasks_clamp(void)
 		tasks.top = 0;
 }
 
-/* The request for a page: what the agent needs to answer exactly the rows asked for. */
-static json_t *tasks_args(long offset, long limit)
+/* The request for rows [offset, offset+limit) in the given order. */
+static json_t *tasks_args(long offset, long limit, int desc)
 {
 	json_t *a = json_pack("{s:s, s:s, s:s, s:I, s:I}", "sort", tasks_sorts[tasks.sort].name,
-	                      "order", tasks.desc ? "desc" : "asc", "mode",
+	                      "order", desc ? "desc" : "asc", "mode",
 	                      tasks.window ? "window" : "total", "offset", (json_int_t)offset,
 	                      "limit", (json_int_t)limit);
 
@@ -196,12 +198,67 @@ static json_t *tasks_args(long offset, long limit)
 	return a;
 }
 
-/* The page on screen; NULL when there is none yet. */
-static const struct fetch_reply *tasks_reply(struct ui *ui)
-{
-	const struct fetch_reply *r = fetch_get(ui->fetch, "tasks");
+/*
+ * A page as the screen sees it. Pages in the second half of the list are asked for from the
+ * other end (the inverted order, from offset total-top-page) and shown reversed: the agent's
+ * top-N heap then never holds more than half the tasks, and End on a million tasks costs what
+ * Home costs. Such replies live in the "tasks.tail" slot.
+ */
+struct tasks_page {
+	const struct fetch_reply *r;
+	const json_t *rows;
+	long first;               /* absolute index of the row shown first */
+	long n;
+	int reversed;
+};
 
-	return r != NULL && r->result != NULL ? r : NULL;
+/* The page to draw: the reply to what is wanted now, else the other slot's (older) one. */
+static int tasks_page_get(struct ui *ui, struct tasks_page *p)
+{
+	const struct fetch_reply *head = fetch_get(ui->fetch, "tasks");
+	const struct fetch_reply *tail = fetch_get(ui->fetch, "tasks.tail");
+	int use_tail;
+
+	if (head != NULL && head->result == NULL)
+		head = NULL;
+	if (tail != NULL && tail->result == NULL)
+		tail = NULL;
+	if (head == NULL && tail == NULL)
+		return 0;
+	if (head != NULL && tail != NULL)
+		use_tail = tasks.want_tail ? 1 : 0;
+	else
+		use_tail = tail != NULL;
+	p->r = use_tail ? tail : head;
+	p->reversed = use_tail;
+	p->rows = json_object_get(p->r->result, "rows");
+	p->n = (long)json_array_size(p->rows);
+	if (p->reversed)
+		p->first = (long)ui_num(p->r->result, "total") -
+		           fetch_reply_arg_int(p->r, "offset", 0) - p->n;
+	else
+		p->first = fetch_reply_arg_int(p->r, "offset", 0);
+	return 1;
+}
+
+/* The row shown at absolute position abs, or NULL; *index gets its place in the reply. */
+static const json_t *tasks_page_row(const struct tasks_page *p, long abs, long *index)
+{
+	long i = abs - p->first;
+
+	if (i < 0 || i >= p->n)
+		return NULL;
+	if (p->reversed)
+		i = p->n - 1 - i;
+	if (index != NULL)
+		*index = i;
+	return json_array_get(p->rows, (size_t)i);
+}
+
+/* The absolute position of the reply's row i. */
+static long tasks_page_abs(const struct tasks_page *p, long i)
+{
+	return p->first + (p->reversed ? p->n - 1 - i : i);
 }
 
 /* Derive rates for a new page: from the agent's window deltas when it sends them, else from
@@ -255,17 +312,14 @@ static void tasks_scan_start(long from)
 /* Look for the search text in the current page from row `from` (absolute); 1 if found. */
 static int tasks_search_page(struct ui *ui, long from)
 {
-	const struct fetch_reply *r = tasks_reply(ui);
-	long offset;
-	const json_t *rows;
+	struct tasks_page p;
+	const json_t *row;
 
-	if (r == NULL || tasks.search[0] == '\0')
+	if (!tasks_page_get(ui, &p) || tasks.search[0] == '\0')
 		return 0;
-	offset = fetch_reply_arg_int(r, "offset", 0);
-	rows = json_object_get(r->result, "rows");
-	for (long i = from - offset; i >= 0 && i < (long)json_array_size(rows); i++)
-		if (tasks_row_matches(json_array_get(rows, (size_t)i), tasks.search)) {
-			tasks.sel = offset + i;
+	for (long abs = from > p.first ? from : p.first; (row = tasks_page_row(&p, abs, NULL)); abs++)
+		if (tasks_row_matches(row, tasks.search)) {
+			tasks.sel = abs;
 			tasks_clamp();
 			return 1;
 		}
@@ -317,7 +371,7 @@ static void tasks_enter(struct ui *ui)
 /* React to a new page (follow, rates), then ask for the page on screen. */
 static void tasks_fetch(struct ui *ui)
 {
-	const struct fetch_reply *r = tasks_reply(ui);
+	struct tasks_page p;
 	struct fetch_status st;
 
 	fetch_status(ui->fetch, &st);
@@ -325,19 +379,18 @@ static void tasks_fetch(struct ui *ui)
 		tasks.generation = st.generation;
 		tasks.nnow = tasks.nprev = 0;
 	}
-	if (r != NULL && r->seq != tasks.seen_seq) {
-		const json_t *rows = json_object_get(r->result, "rows");
-		long offset = fetch_reply_arg_int(r, "offset", 0);
-
-		tasks.seen_seq = r->seq;
-		tasks.total = (long)ui_num(r->result, "total");
-		tasks_derive(ui, r);
-		if (tasks.follow_id != 0 && fetch_reply_current(ui->fetch, "tasks", r)) {
+	if (tasks_page_get(ui, &p) && (p.r->seq != tasks.seen_seq || p.reversed != tasks.seen_tail)) {
+		tasks.seen_seq = p.r->seq;
+		tasks.seen_tail = p.reversed;
+		tasks.total = (long)ui_num(p.r->result, "total");
+		tasks_derive(ui, p.r);
+		if (tasks.follow_id != 0 &&
+		    fetch_reply_current(ui->fetch, p.reversed ? "tasks.tail" : "tasks", p.r)) {
 			tasks.follow_lost = 1;
-			for (size_t i = 0; i < json_array_size(rows); i++)
-				if ((uint64_t)json_integer_value(json_object_get(json_array_get(rows, i),
-				                                                 "id")) == tasks.follow_id) {
-					tasks.sel = offset + (long)i;
+			for (long i = 0; i < p.n; i++)
+				if ((uint64_t)json_integer_value(json_object_get(
+				            json_array_get(p.rows, (size_t)i), "id")) == tasks.follow_id) {
+					tasks.sel = tasks_page_abs(&p, i);
 					tasks.follow_lost = 0;
 				}
 		}
@@ -348,31 +401,60 @@ static void tasks_fetch(struct ui *ui)
 
 	tasks.page = ui->body_h - 2 > 1 ? ui->body_h - 2 : 1;
 	tasks_clamp();
-	fetch_want(ui->fetch, "tasks", "tasks", tasks_args(tasks.top, tasks.page));
+	tasks.want_tail = tasks.total > 2L * tasks.page && tasks.top + tasks.page / 2 > tasks.total / 2;
+	if (tasks.want_tail) {
+		long offset = tasks.total - tasks.top - tasks.page;
+
+		fetch_want(ui->fetch, "tasks.tail", "tasks",
+		           tasks_args(offset > 0 ? offset : 0, tasks.page, !tasks.desc));
+	} else {
+		fetch_want(ui->fetch, "tasks", "tasks", tasks_args(tasks.top, tasks.page, tasks.desc));
+	}
 	if (tasks.scanning)
 		fetch_want(ui->fetch, "tasks.search", "tasks",
-		           tasks_args(tasks.scan_offset, TASKS_SCAN_PAGE));
+		           tasks_args(tasks.scan_offset, TASKS_SCAN_PAGE, tasks.desc));
+}
+
+/* How the page on screen is sorted: from the reply's own request, not from the keys just
+ * pressed, so the summary and the header's mark always describe the rows shown. */
+static void tasks_shown_order(const struct tasks_page *p, size_t *sort, int *desc, int *window)
+{
+	const struct fetch_reply *r = p->r;
+	const char *name = json_string_value(json_object_get(r->args, "sort"));
+
+	*sort = tasks.sort;
+	for (size_t i = 0; name != NULL && i < TASKS_NSORTS; i++)
+		if (strcmp(tasks_sorts[i].name, name) == 0)
+			*sort = i;
+	*desc = strcmp(ui_str(r->args, "order", "desc"), "desc") == 0;
+	if (p->reversed) /* asked from the other end */
+		*desc = !*desc;
+	*window = strcmp(ui_str(r->args, "mode", "total"), "window") == 0;
 }
 
 /* The line above the table: how many, how sorted, what is filtered, what is followed. */
-static void tasks_draw_summary(struct ui *ui, WINDOW *w, int width, const struct fetch_reply *r)
+static void tasks_draw_summary(struct ui *ui, WINDOW *w, int width, const struct tasks_page *p)
 {
 	char buf[400], n[FMT_SIZE], iv[FMT_SIZE];
-	const char *arrow = theme_ascii() ? (tasks.desc ? "v" : "^") : (tasks.desc ? "▼" : "▲");
-	int len;
+	size_t sort;
+	int desc, window, len;
+	const char *filter = ui_str(p->r->args, "filter", "");
 
-	snprintf(buf, sizeof buf, "%s tasks", tasks.total >= 0 ? fmt_count(n, sizeof n,
-	                                                                   (double)tasks.total) : "?");
+	tasks_shown_order(p, &sort, &desc, &window);
+	const char *arrow = theme_ascii() ? (desc ? "v" : "^") : (desc ? "▼" : "▲");
 	if (tasks.total >= 0 && tasks.total < 100000)
 		snprintf(buf, sizeof buf, "%ld tasks", tasks.total);
+	else
+		snprintf(buf, sizeof buf, "%s tasks",
+		         tasks.total >= 0 ? fmt_count(n, sizeof n, (double)tasks.total) : "?");
 	len = (int)strlen(buf);
 	ui_put(w, 0, 0, width, TH_HEADER, buf);
-	snprintf(buf, sizeof buf, "  sort %s %s  %s", tasks_sorts[tasks.sort].name, arrow,
-	         tasks.window ? "window mode (change per interval)" : "total mode (since start)");
+	snprintf(buf, sizeof buf, "  sort %s %s  %s", tasks_sorts[sort].name, arrow,
+	         window ? "window mode (change per interval)" : "total mode (since start)");
 	ui_put(w, 0, len, width - len, TH_DEFAULT, buf);
 	len += (int)strlen(buf) - (theme_ascii() ? 0 : 2);
-	if (tasks.filter[0] != '\0') {
-		snprintf(buf, sizeof buf, "  filter \"%s\"", tasks.filter);
+	if (filter[0] != '\0') {
+		snprintf(buf, sizeof buf, "  filter \"%s\"", filter);
 		ui_put(w, 0, len, width - len, TH_WARNING, buf);
 		len += (int)strlen(buf);
 	}
@@ -388,10 +470,9 @@ static void tasks_draw_summary(struct ui *ui, WINDOW *w, int width, const struct
 		ui_put(w, 0, len, width - len, TH_DIM, buf);
 		len += (int)strlen(buf);
 	}
-	if (r != NULL && tasks.total > 0) {
-		snprintf(buf, sizeof buf, "  %ld-%ld  %s", tasks.top + 1,
-		         tasks.top + (long)json_array_size(json_object_get(r->result, "rows")),
-		         fmt_duration(iv, sizeof iv, r->took_ms / 1e3));
+	if (tasks.total > 0 && p->n > 0) {
+		snprintf(buf, sizeof buf, "  %ld-%ld  %s", p->first + 1, p->first + p->n,
+		         fmt_duration(iv, sizeof iv, p->r->took_ms / 1e3));
 		if ((int)strlen(buf) < width - len)
 			ui_put(w, 0, width - (int)strlen(buf), (int)strlen(buf), TH_DIM, buf);
 	}
@@ -458,32 +539,30 @@ static void tasks_draw_row(WINDOW *w, int y, int width, const json_t *row,
 
 static void tasks_draw(struct ui *ui, WINDOW *w, int height, int width)
 {
-	const struct fetch_reply *r = tasks_reply(ui);
-	const struct fetch_reply *any = fetch_get(ui->fetch, "tasks");
-	int sorted = tasks.window ? tasks_sorts[tasks.sort].col_window
-	                          : tasks_sorts[tasks.sort].col_total;
-	const json_t *rows;
-	long offset;
+	const struct fetch_reply *head = fetch_get(ui->fetch, "tasks");
+	const struct fetch_reply *tail = fetch_get(ui->fetch, "tasks.tail");
+	const struct fetch_reply *wanted = tasks.want_tail ? tail : head;
+	struct tasks_page p;
+	size_t sort;
+	int desc, window;
 
 	table_layout(tasks_columns, COL_COUNT, width, tasks.widths);
-	if (r == NULL) {
-		ui_draw_waiting(ui, w, "the task list", any != NULL ? any->error : NULL);
+	if (!tasks_page_get(ui, &p)) {
+		ui_draw_waiting(ui, w, "the task list", wanted != NULL ? wanted->error : NULL);
 		return;
 	}
-	tasks_draw_summary(ui, w, width, r);
-	table_draw_header(w, 1, 0, tasks_columns, COL_COUNT, tasks.widths, sorted, tasks.desc);
-	if (any != NULL && any->error[0] != '\0')
-		ui_put(w, 2, 0, width, TH_WARNING, any->error);
-	rows = json_object_get(r->result, "rows");
-	offset = fetch_reply_arg_int(r, "offset", 0);
+	tasks_draw_summary(ui, w, width, &p);
+	tasks_shown_order(&p, &sort, &desc, &window);
+	int sorted = window ? tasks_sorts[sort].col_window : tasks_sorts[sort].col_total;
+	table_draw_header(w, 1, 0, tasks_columns, COL_COUNT, tasks.widths, sorted, desc);
+	if (wanted != NULL && wanted->error[0] != '\0') /* e.g. a filter the agent refused */
+		ui_put(w, 2, 0, width, TH_WARNING, wanted->error);
 	for (int y = 2; y < height; y++) {
-		long abs = tasks.top + (y - 2);
-		long i = abs - offset;
-		const json_t *row;
+		long abs = tasks.top + (y - 2), i;
+		const json_t *row = tasks_page_row(&p, abs, &i);
 
-		if (i < 0 || i >= (long)json_array_size(rows))
+		if (row == NULL)
 			continue; /* the page is in flight: leave the line empty rather than wrong */
-		row = json_array_get(rows, (size_t)i);
 		tasks_draw_row(w, y, width, row, (size_t)i < tasks.nnow ? &tasks.now[i] : NULL,
 		               abs == tasks.sel);
 	}
@@ -550,13 +629,9 @@ static unsigned tasks_key_end(struct ui *ui, int key)
 /* The row under the selection, if the page on screen has it. */
 static const json_t *tasks_selected_row(struct ui *ui)
 {
-	const struct fetch_reply *r = tasks_reply(ui);
-	long i;
+	struct tasks_page p;
 
-	if (r == NULL)
-		return NULL;
-	i = tasks.sel - fetch_reply_arg_int(r, "offset", 0);
-	return i >= 0 ? json_array_get(json_object_get(r->result, "rows"), (size_t)i) : NULL;
+	return tasks_page_get(ui, &p) ? tasks_page_row(&p, tasks.sel, NULL) : NULL;
 }
 
 static unsigned tasks_key_detail(struct ui *ui, int key)

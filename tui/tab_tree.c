@@ -25,7 +25,7 @@
 #include "ui.h"
 
 #define TREE_DEPTH 16            /* levels asked for */
-#define TREE_LIMIT 5000          /* nodes asked for (the agent's budget) */
+#define TREE_LIMIT 1000          /* nodes asked for (the agent's budget: ~250 KiB of JSON) */
 #define TREE_MAX_ROWS 6000       /* flattened rows kept (nodes + "more" rows) */
 #define TREE_WIDE 100            /* a node with more children starts collapsed */
 #define TREE_MAX_STATE 4096      /* nodes whose expansion the user chose */

@@ -769,13 +769,23 @@ static void ui_signals(void)
 
 /* ---- the loop ---------------------------------------------------------------------------- */
 
-/* Declare what the header and the visible view need; force re-asks everything (a tick). */
+/* Declare what the header and the visible view need; force re-asks everything (a tick). On
+ * the very first frame every tab declares its wants once, so that the first visit to a tab
+ * draws at once (the agent may need a while for a tree of a million tasks) and is refreshed
+ * from there. */
 static void ui_plan(struct ui *ui, int force)
 {
 	const struct tab_entry *v = ui_view(ui);
 
 	fetch_begin(ui->fetch);
 	fetch_want(ui->fetch, "system", "system", NULL);
+	if (ui->refreshes == 1 && force) {
+		fetch_prefetch(ui->fetch, 1);
+		for (size_t i = 0; tab_table[i] != NULL; i++)
+			if (tab_table[i] != v && tab_table[i]->fetch != NULL)
+				tab_table[i]->fetch(ui);
+		fetch_prefetch(ui->fetch, 0);
+	}
 	if (ui->help_open && ui->help_for != NULL && ui->help_for->fetch != NULL)
 		ui->help_for->fetch(ui); /* keep the view under the help fresh */
 	else if (v->fetch != NULL)
