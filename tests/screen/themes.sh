@@ -27,6 +27,9 @@ fi
 work=$(mktemp -d /tmp/sonde-themes-XXXXXX)
 chmod 700 "$work"
 export SONDE_DIR=$work/sock
+# Keep the user's own themes and colour settings out of the results.
+export XDG_CONFIG_HOME=$work/config
+unset SONDE_THEME NO_COLOR
 mkdir -m 700 "$SONDE_DIR"
 tmux_sock=$work/tmux.0
 runs=0
