@@ -8,6 +8,8 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -179,22 +181,107 @@ static json_t *alloc_je_large_json(const struct alloc_je_snapshot *s, long long 
 	                 (json_int_t)s->large_ndalloc, "classes_in_use", (int)n, "top", top);
 }
 
-static int alloc_jemalloc_result(int sort, long long limit, json_t **result,
+typedef void (*alloc_stats_print_fn)(void (*write_cb)(void *, const char *), void *cbopaque,
+                                     const char *opts);
+
+/* malloc_stats_print writes into a buffer allocated and touched before our reading, so that
+ * neither reading sees the other's memory move (a growing memstream would). */
+#define ALLOC_STATS_BUFFER (2u << 20)
+
+struct alloc_stats_buf {
+	char *text;
+	size_t len, cap;
+	int truncated;
+};
+
+static void alloc_stats_write(void *opaque, const char *text)
+{
+	struct alloc_stats_buf *b = opaque;
+	size_t n = strlen(text);
+
+	if (b->len + n >= b->cap) {
+		b->truncated = 1;
+		return;
+	}
+	memcpy(b->text + b->len, text, n);
+	b->len += n;
+}
+
+/*
+ * jemalloc's own view, for checking ours: malloc_stats_print's JSON taken right after our reading
+ * ("Jxeh": no mutex, extent or HPA detail), trimmed to the global stats, each arena's totals and
+ * the merged size classes. Costs milliseconds (it locks every arena): only on request.
+ */
+static json_t *alloc_je_stats_print(struct alloc_stats_buf *b)
+{
+	alloc_stats_print_fn print = (alloc_stats_print_fn)dlsym(RTLD_DEFAULT, "malloc_stats_print");
+	json_t *root, *je, *arenas, *out;
+	const char *key;
+	json_t *value;
+
+	if (print == NULL || b->text == NULL)
+		return NULL;
+	print(alloc_stats_write, b, "Jxeh");
+	if (b->truncated)
+		return NULL;
+	root = json_loadb(b->text, b->len, 0, NULL);
+	je = json_object_get(root, "jemalloc");
+	if (je == NULL) {
+		json_decref(root);
+		return NULL;
+	}
+	arenas = json_object_get(je, "stats.arenas");
+	json_object_foreach(arenas, key, value) {
+		if (strcmp(key, "merged") != 0) {
+			json_object_del(value, "bins");
+			json_object_del(value, "lextents");
+		}
+	}
+	out = json_pack("{s:O,s:O,s:O,s:O}", "version", json_object_get(je, "version"), "page",
+	                json_object_get(json_object_get(je, "arenas"), "page"), "stats",
+	                json_object_get(je, "stats"), "stats.arenas", arenas);
+	json_decref(root);
+	return out;
+}
+
+static int alloc_jemalloc_result(int sort, long long limit, int with_stats, json_t **result,
                                  struct cmd_error *err)
 {
 	const char *cause = NULL;
-	const struct alloc_je_config *c = alloc_je_config(&cause);
-	const struct alloc_je_snapshot *s = alloc_je_refresh(&cause);
-	json_t *bins, *large, *r;
-	uint64_t t0 = agent_now_ns();
+	const struct alloc_je_config *c;
+	const struct alloc_je_snapshot *s;
+	json_t *bins, *large, *r, *theirs = NULL;
+	struct alloc_stats_buf buf = {0};
+	uint64_t t0;
 
-	if (s == NULL)
+	if (with_stats) {
+		buf.cap = ALLOC_STATS_BUFFER;
+		buf.text = malloc(buf.cap);
+		if (buf.text == NULL)
+			return cmd_fail(err, ERR_INTERNAL, "out of memory for jemalloc_stats' buffer");
+		memset(buf.text, 0, buf.cap);   /* resident before our reading, like after it */
+	}
+	c = alloc_je_config(&cause);
+	s = alloc_je_refresh(&cause);
+	t0 = agent_now_ns();
+	if (s == NULL) {
+		free(buf.text);
 		return cmd_fail(err, ERR_UNSUPPORTED, "%s", cause);
+	}
+	if (with_stats) {
+		theirs = alloc_je_stats_print(&buf);
+		free(buf.text);
+		if (theirs == NULL)
+			return cmd_fail(err, ERR_INTERNAL,
+			                "malloc_stats_print gave no usable JSON%s",
+			                buf.truncated ? " (more than 2 MiB: too many arenas)" : "");
+	}
 	bins = alloc_je_bins_json(s, sort, limit);
 	large = alloc_je_large_json(s, limit);
 	if (bins == NULL || large == NULL) {
 		json_decref(bins);
 		json_decref(large);
+		json_decref(theirs);
 		return cmd_fail(err, ERR_INTERNAL, "out of memory while building the alloc reply");
 	}
 	r = json_pack("{s:s,s:s,s:o}", "allocator", "jemalloc", "version", c->version, "config",
@@ -236,6 +323,8 @@ static int alloc_jemalloc_result(int sort, long long limit, json_t **result,
 	                    json_pack("{s:b,s:b,s:I}", "enabled", c->background_thread, "opt",
 	                              c->opt_background_thread, "max_threads",
 	                              (json_int_t)c->max_background_threads));
+	if (with_stats)
+		json_object_set_new(r, "jemalloc_stats", theirs);
 	json_object_set_new(r, "read_cost_us", json_real((double)s->cost_ns / 1e3));
 	json_object_set_new(r, "reply_cost_us", json_real((double)(agent_now_ns() - t0) / 1e3));
 	*result = r;
@@ -310,22 +399,24 @@ static int alloc_glibc_result(json_t **result, struct cmd_error *err)
 /* alloc: the allocator's figures (jemalloc in full, glibc rate-limited). */
 static int cmd_alloc_exec(const json_t *req, json_t **result, struct cmd_error *err)
 {
-	static const char *const keys[] = {"sort", "limit", NULL};
-	int sort;
+	static const char *const keys[] = {"sort", "limit", "jemalloc_stats", NULL};
+	int sort, with_stats;
 	long long limit;
 
 	if (proto_check_keys(req, keys, err) != 0 ||
 	    proto_arg_enum(req, "sort", alloc_sort_names, SORT_WASTE, &sort, err) != 0 ||
-	    proto_arg_int(req, "limit", 20, 1, 1000, &limit, err) != 0)
+	    proto_arg_int(req, "limit", 20, 1, 1000, &limit, err) != 0 ||
+	    proto_arg_bool(req, "jemalloc_stats", 0, &with_stats, err) != 0)
 		return -1;
 	if (strcmp(alloc_name(), "jemalloc") == 0)
-		return alloc_jemalloc_result(sort, limit, result, err);
+		return alloc_jemalloc_result(sort, limit, with_stats, result, err);
 	return alloc_glibc_result(result, err);
 }
 
 const struct command_entry cmd_alloc_entry = {
 	.name = "alloc",
-	.args = "[sort=waste|size|util|regions] [limit=1..1000 (20)]",
+	.args = "[sort=waste|size|util|regions] [limit=1..1000 (20)] [jemalloc_stats=BOOL: add "
+	        "malloc_stats_print's own JSON, taken right after, to check against]",
 	.summary = "memory allocator: jemalloc arenas, size classes and fragmentation, or glibc "
 	           "mallinfo2/malloc_info (rate-limited)",
 	.exec = cmd_alloc_exec,
