@@ -1,7 +1,11 @@
 #!/bin/sh
-# test_alloc_demo.sh - in the running demo (jemalloc), the `alloc` figures agree with jemalloc's
-# own malloc_stats_print JSON taken in the same process right after our reading (the
-# jemalloc_stats=true argument), within 1% (issue 5). TAP; JSON read with tests/jsonpick.
+# test_alloc_demo.sh - the allocator commands against the running demo (jemalloc), issue 5. TAP;
+# JSON read with tests/jsonpick.
+#   - the `alloc` figures agree with jemalloc's own malloc_stats_print JSON taken in the same
+#     process right after our reading (the jemalloc_stats=true argument), within 1%;
+#   - the demo restarted under MALLOC_CONF=prof:true,prof_active:false: prof start, wait, dump,
+#     top names the leaking connection's allocation function (conn_queue_tx); a second dump and
+#     diff show it growing; stop.
 #
 # Allowed beyond 1%: malloc_stats_print's own 64 KiB output buffer (a live large allocation while
 # it prints) and, per arena and size class, what the demo's threads allocate in the millisecond
@@ -33,17 +37,23 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-"$demo" --name alloc-demo --tasks 500 --rate 300 >"$work/demo.out" 2>"$work/demo.err" &
-demo_pid=$!
-i=0
-while [ ! -S "$SONDE_DIR/$demo_pid.sock" ] || ! grep -q '^story ' "$work/demo.out"; do
-	i=$((i + 1))
-	if [ $i -gt 100 ] || ! kill -0 "$demo_pid" 2>/dev/null; then
-		echo "Bail out! the demo did not start: $(cat "$work/demo.err")"
-		exit 1
-	fi
-	sleep 0.1
-done
+# start_demo [ARGS...]: the demo in the background, until its socket and stories are there.
+start_demo() {
+	rm -f "$work/demo.out"
+	"$demo" --name alloc-demo "$@" >"$work/demo.out" 2>"$work/demo.err" &
+	demo_pid=$!
+	i=0
+	while [ ! -S "$SONDE_DIR/$demo_pid.sock" ] || ! grep -q '^story ' "$work/demo.out"; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$demo_pid" 2>/dev/null; then
+			echo "Bail out! the demo did not start: $(cat "$work/demo.err")"
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
+
+start_demo --tasks 500 --rate 300
 sleep 1   # let it run a little: arenas, size classes and large extents in use
 
 n=0
@@ -128,6 +138,49 @@ if within "$ours" "$theirs" "$buffer"; then
 	ok "large extents: ours $ours bytes, jemalloc $theirs"
 else
 	not_ok "large extents: ours $ours bytes, jemalloc $theirs (not within 1%)"
+fi
+
+# ---- heap profiling on the leak story --------------------------------------------------------
+kill "$demo_pid" 2>/dev/null
+wait "$demo_pid" 2>/dev/null
+MALLOC_CONF=prof:true,prof_active:false start_demo --tasks 200 --rate 200 --leak-rate 1000
+q() { "$sonde" query -p "$demo_pid" --json prof "$@" >"$work/p.json" 2>"$work/p.err"; }
+p() { "$pick" "$@" <"$work/p.json"; }
+
+# A 16 KiB sample period: a few seconds of the leak give dozens of samples.
+if q action=start lg_sample=14 && [ "$(p owner)" = sonde ]; then
+	ok "prof start: sampling, owned by sonde"
+else
+	not_ok "prof start: $(cat "$work/p.err")"
+fi
+sleep 3
+q action=dump && first=$(p seq) && [ -f "$(p path)" ] && ok "prof dump: $(p path)" ||
+	not_ok "prof dump: $(cat "$work/p.err")"
+q action=top limit=5
+if p "by_bytes/#" >/dev/null && grep -q '"function": *"conn_queue_tx"' "$work/p.json" &&
+   [ "$(p by_bytes/0/function)" = conn_queue_tx ]; then
+	ok "prof top: the leaking connection's conn_queue_tx is the top site ($(p by_bytes/0/bytes) bytes)"
+else
+	not_ok "prof top: conn_queue_tx is not the top site: $(p by_bytes/0/function) $(cat "$work/p.err")"
+fi
+if [ "$(p by_bytes/0/stack/1 | sed 's/+.*//')" = conn_push_updates ]; then
+	ok "prof top: its stack names the caller conn_push_updates"
+else
+	not_ok "prof top: stack is $(p by_bytes/0/stack)"
+fi
+sleep 3
+q action=dump
+q action=diff limit=3
+if [ "$(p from)" = "$first" ] && [ "$(p grew/0/function)" = conn_queue_tx ] &&
+   [ "$(p grew/0/delta_bytes)" -gt 1000000 ]; then
+	ok "prof diff: conn_queue_tx grew by $(p grew/0/delta_bytes) bytes in $(p seconds_between) s"
+else
+	not_ok "prof diff: grew/0 is $(p grew/0/function) $(p grew/0/delta_bytes) $(cat "$work/p.err")"
+fi
+if q action=stop && [ "$(p active)" = false ]; then
+	ok "prof stop"
+else
+	not_ok "prof stop: $(cat "$work/p.err")"
 fi
 
 echo "1..$n"
