@@ -7,7 +7,8 @@
 #     count in the tab's first line) and all six charts with braille, time axis labels and
 #     legends, at 80x24 and at 160x50;
 #   - the window key, the cursor keys and the symbol key change what is drawn; --ascii leaves
-#     nothing but ASCII on the screen and still draws the charts.
+#     nothing but ASCII on the screen and still draws the charts;
+#   - with the tab attached, the agent thread stays under 1% of one core.
 # Needs top_builddir (the TAP driver exports it), tmux and a UTF-8 locale (C.UTF-8).
 set -u
 
@@ -15,7 +16,7 @@ builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
 demo=$builddir/examples/sonde-demo
 sonde=$builddir/tui/sonde
 
-tests=19
+tests=20
 echo "1..$tests"
 if ! command -v tmux >/dev/null 2>&1 || [ ! -x "$sonde" ] || [ ! -x "$demo" ]; then
 	i=1
@@ -217,6 +218,22 @@ check "160x50: all six charts with their legends" all_charts
 check "160x50: braille charts" has_braille
 check "160x50: the memory legend reads out RSS and the tasks' bytes" \
 	shows_all "RSS [0-9]" "tasks [0-9]"
+
+# The observer's cost with the Load tab attached (1 s refresh) and 200 ms sampling: the agent
+# thread's time on CPU (/proc/PID/task/TID/schedstat, ns) over 5 s stays under 1% of one core.
+query system >"$work/system.json" 2>/dev/null
+agent_tid=$(field agent_tid "$work/system.json")
+stat=/proc/$demo_pid/task/${agent_tid:-0}/schedstat
+if [ -r "$stat" ]; then
+	before=$(cut -d' ' -f1 "$stat")
+	sleep 5
+	after=$(cut -d' ' -f1 "$stat")
+	check "the agent stays under 1% of one core with the Load tab attached ($(( (after - before) / 5000 )) us/s)" \
+		test $(( (after - before) / 5 )) -lt 10000000
+else
+	n=$((n + 1))
+	echo "ok $n # SKIP no $stat to measure the agent thread"
+fi
 
 run_load 80 24 --ascii
 check "--ascii: nothing but ASCII on the screen" all_ascii
