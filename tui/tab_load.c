@@ -619,16 +619,15 @@ static const char *load_status(struct ui *ui, char *buf, size_t size)
 	return buf;
 }
 
-#define LOAD_CURSOR_HELP "Load: move the cursor back or forward in time; the legends read out " \
-	"the values at that moment"
+#define LOAD_CURSOR_HELP "move the cursor back or forward in time; legends show that moment"
 
 static const struct key_binding load_bindings[] = {
-	{'w', "Window", "Load: show the last 1, 5 or 10 minutes (cycles)", load_key_window},
+	{'w', "Window", "show the last 1, 5 or 10 minutes (cycles)", load_key_window},
 	{KEY_LEFT, "Cursor", LOAD_CURSOR_HELP, load_key_cursor},
 	{KEY_RIGHT, NULL, LOAD_CURSOR_HELP, load_key_cursor},
-	{27, "Live", "Load: drop the cursor, show the latest values", load_key_live},
-	{KEY_END, NULL, "Load: drop the cursor, show the latest values", load_key_live},
-	{'g', "Graph", "Load: chart symbols: braille, block, ASCII (cycles)", load_key_symbols},
+	{27, "Live", "drop the cursor, show the latest values", load_key_live},
+	{KEY_END, NULL, "drop the cursor, show the latest values", load_key_live},
+	{'g', "Graph", "chart symbols: braille, block, ASCII (cycles)", load_key_symbols},
 	{0, NULL, NULL, NULL},
 };
 
