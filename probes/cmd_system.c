@@ -9,8 +9,8 @@
  *              ctx_switches_per_s, source}
  *   host      {hostname, kernel, cpus, loadavg[3], mem_total_bytes, mem_available_bytes, source}
  *   agent     {version, protocol, clients, max_clients, interval_ms, requests, agent_tid,
- *              agent_cpu_s, agent_cpu_pct, agent_mem_bytes, agent_mem_source, probe_tick_us,
- *              probe_tick_max_us}
+ *              agent_cpu_s, agent_cpu_pct, agent_mem_bytes, agent_mem_source, agent_mem {its
+ *              parts}, probe_tick_us, probe_tick_max_us}
  *   allocator {name, version}
  *   limits    {fds, fds_hard, threads, threads_source}     (null = unlimited)
  *   tasks     {live, max, spawned, exited, reductions, queue, restarts, memory, declared,
@@ -46,6 +46,7 @@
 #include "proc.h"
 #include "proto.h"
 #include "registry.h"
+#include "sampler.h"
 
 /* A JSON number, or null when the figure is unknown (NAN) -- never a made-up zero. */
 static json_t *system_real_or_null(double v)
@@ -144,14 +145,9 @@ static double system_thread_cpu_s(pid_t tid)
 	return (double)(st.utime + st.stime) / (double)proc_hertz();
 }
 
-/*
- * What the agent holds, honestly bounded: the resident pages of the calling (agent) thread's
- * stack, counted with mincore(), plus its heap: with jemalloc the thread's own
- * allocated - deallocated bytes (exact for what the agent thread allocated); with glibc, whose
- * per-thread figures do not exist and whose mallinfo2() locks every arena, only the tables this
- * module keeps, which makes the figure a lower bound. *source says which.
- */
-static int64_t system_agent_mem(const char **source)
+/* Resident bytes of the calling thread's stack, counted with mincore() from the top down (a
+ * thread's stack is mapped whole; the main thread's only as deep as it has grown). */
+static int64_t system_stack_resident(void)
 {
 	static unsigned char vec[256];     /* one byte per page of a 1 MiB chunk */
 	const size_t max_pages = 16384;     /* look at the top 64 MiB of stack at most */
@@ -159,38 +155,52 @@ static int64_t system_agent_mem(const char **source)
 	pthread_attr_t attr;
 	void *stack_addr;
 	size_t stack_size;
-	int64_t stack_bytes = 0, heap_bytes = 0;
-	const struct jemalloc_api *je = jemalloc_get();
-	const struct proc_tick *tk = proc_latest();
+	int64_t bytes = 0;
 
-	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-		if (pthread_attr_getstack(&attr, &stack_addr, &stack_size) == 0 && page > 0) {
-			uintptr_t pg = (uintptr_t)page, chunk = 256 * pg;
-			uintptr_t top = ((uintptr_t)stack_addr + stack_size) & ~(pg - 1);
-			uintptr_t bottom = top - (stack_size < max_pages * pg ? stack_size : max_pages * pg);
+	if (page <= 0 || pthread_getattr_np(pthread_self(), &attr) != 0)
+		return 0;
+	if (pthread_attr_getstack(&attr, &stack_addr, &stack_size) == 0) {
+		uintptr_t pg = (uintptr_t)page, chunk = 256 * pg;
+		uintptr_t top = ((uintptr_t)stack_addr + stack_size) & ~(pg - 1);
+		uintptr_t bottom = top - (stack_size < max_pages * pg ? stack_size : max_pages * pg);
 
-			/* from the top down, a chunk at a time: the main thread's stack is reported at its
-			 * rlimit size but mapped only as deep as it has grown, and mincore fails on a hole */
-			for (uintptr_t end = top; end > bottom; end -= chunk) {
-				uintptr_t start = end - chunk < bottom || end - chunk > end ? bottom : end - chunk;
+		for (uintptr_t end = top; end > bottom; end -= chunk) {
+			uintptr_t start = end - chunk < bottom || end - chunk > end ? bottom : end - chunk;
 
-				if (mincore((void *)start, end - start, vec) != 0) {
-					/* the hole is in this chunk: count page by page down to it */
-					for (uintptr_t p = end - pg; p >= start; p -= pg) {
-						if (mincore((void *)p, pg, vec) != 0)
-							break;
-						stack_bytes += (vec[0] & 1) ? page : 0;
-					}
-					break;
+			if (mincore((void *)start, end - start, vec) != 0) {
+				/* the hole is in this chunk: count page by page down to it */
+				for (uintptr_t p = end - pg; p >= start; p -= pg) {
+					if (mincore((void *)p, pg, vec) != 0)
+						break;
+					bytes += (vec[0] & 1) ? page : 0;
 				}
-				for (size_t i = 0; i < (end - start) / pg; i++)
-					stack_bytes += (vec[i] & 1) ? page : 0;
-				if (start == bottom)
-					break;
+				break;
 			}
+			for (size_t i = 0; i < (end - start) / pg; i++)
+				bytes += (vec[i] & 1) ? page : 0;
+			if (start == bottom)
+				break;
 		}
-		pthread_attr_destroy(&attr);
 	}
+	pthread_attr_destroy(&attr);
+	return bytes;
+}
+
+/*
+ * What the agent holds, as an honest figure with its parts: the resident pages of the agent
+ * thread's stack (commands run on it), plus its heap. With jemalloc the heap is the agent
+ * thread's own thread.allocated - thread.deallocated, which covers everything it allocated
+ * and still holds (sampler ring, client buffers, tables). glibc has no per-thread figure and
+ * its mallinfo2() locks every arena, so there the parts sonde knows are added up: the sampler
+ * ring, the client buffers and the proc probe's tables -- a lower bound.
+ */
+static json_t *system_agent_mem(int64_t *total)
+{
+	const struct jemalloc_api *je = jemalloc_get();
+	int64_t stack = system_stack_resident(), heap = 0;
+	json_t *parts = json_object();
+
+	json_object_set_new(parts, "stack_resident_bytes", json_integer(stack));
 	if (je != NULL) {
 		uint64_t allocated = 0, deallocated = 0;
 		size_t len = sizeof allocated;
@@ -198,16 +208,28 @@ static int64_t system_agent_mem(const char **source)
 		if (je->mallctl("thread.allocated", &allocated, &len, NULL, 0) == 0 &&
 		    je->mallctl("thread.deallocated", &deallocated, &len, NULL, 0) == 0 &&
 		    allocated > deallocated)
-			heap_bytes = (int64_t)(allocated - deallocated);
-		*source = "agent thread's resident stack pages (mincore) + its jemalloc "
-		          "thread.allocated - thread.deallocated";
+			heap = (int64_t)(allocated - deallocated);
+		json_object_set_new(parts, "thread_heap_bytes", json_integer(heap));
+		json_object_set_new(parts, "source",
+		                    json_string("agent thread's resident stack pages (mincore) + its "
+		                                "jemalloc thread.allocated - thread.deallocated"));
 	} else {
-		/* glibc: the proc probe's two thread tables are what we can count */
-		heap_bytes = tk != NULL ? (int64_t)(2 * tk->nthreads * sizeof *tk->threads) : 0;
-		*source = "lower bound: agent thread's resident stack pages (mincore) + the proc "
-		          "probe's thread tables; glibc malloc cannot attribute heap to a thread cheaply";
+		int64_t ring = (int64_t)sampler_memory_bytes();
+		int64_t clients = (int64_t)agent_info()->client_buffer_bytes;
+		int64_t tables = (int64_t)proc_memory_bytes();
+
+		heap = ring + clients + tables;
+		json_object_set_new(parts, "sampler_ring_bytes", json_integer(ring));
+		json_object_set_new(parts, "client_buffer_bytes", json_integer(clients));
+		json_object_set_new(parts, "proc_tables_bytes", json_integer(tables));
+		json_object_set_new(parts, "source",
+		                    json_string("lower bound: agent thread's resident stack pages "
+		                                "(mincore) + sampler ring + client buffers + proc "
+		                                "tables; glibc malloc cannot attribute heap to a thread "
+		                                "cheaply"));
 	}
-	return stack_bytes + heap_bytes;
+	*total = stack + heap;
+	return parts;
 }
 
 /* The effective thread ceiling: RLIMIT_NPROC (which counts all of this user's threads, in every
@@ -273,19 +295,24 @@ static json_t *system_agent(void)
 	const struct agent_info *ai = agent_info();
 	const struct proc_thread_tick *at = proc_latest_thread(ai->agent_tid);
 	struct proc_tick_cost cost;
-	const char *mem_source = "";
-	int64_t mem = system_agent_mem(&mem_source);
+	int64_t mem = 0;
+	json_t *parts = system_agent_mem(&mem);
+	json_t *o;
 
 	proc_tick_cost(&cost);
-	return json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:i, s:o, s:o, s:I, s:s, s:f, s:f}",
-	                 "version", SONDE_VERSION, "protocol", SONDE_PROTOCOL, "clients",
-	                 (int)ai->clients, "max_clients", (int)ai->max_clients, "interval_ms",
-	                 (int)ai->interval_ms, "requests", (json_int_t)ai->requests, "agent_tid",
-	                 (int)ai->agent_tid, "agent_cpu_s",
-	                 system_real_or_null(system_thread_cpu_s(ai->agent_tid)), "agent_cpu_pct",
-	                 at != NULL ? system_pct(at->cpu_pct) : json_null(), "agent_mem_bytes",
-	                 (json_int_t)mem, "agent_mem_source", mem_source, "probe_tick_us",
-	                 (double)cost.last_ns / 1e3, "probe_tick_max_us", (double)cost.max_ns / 1e3);
+	o = json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:i, s:o, s:o, s:I, s:O, s:f, s:f}",
+	              "version", SONDE_VERSION, "protocol", SONDE_PROTOCOL, "clients",
+	              (int)ai->clients, "max_clients", (int)ai->max_clients, "interval_ms",
+	              (int)ai->interval_ms, "requests", (json_int_t)ai->requests, "agent_tid",
+	              (int)ai->agent_tid, "agent_cpu_s",
+	              system_real_or_null(system_thread_cpu_s(ai->agent_tid)), "agent_cpu_pct",
+	              at != NULL ? system_pct(at->cpu_pct) : json_null(), "agent_mem_bytes",
+	              (json_int_t)mem, "agent_mem", parts, "probe_tick_us",
+	              (double)cost.last_ns / 1e3, "probe_tick_max_us", (double)cost.max_ns / 1e3);
+	if (o != NULL)
+		json_object_set(o, "agent_mem_source", json_object_get(parts, "source"));
+	json_decref(parts);
+	return o;
 }
 
 static json_t *system_allocator(void)

@@ -497,6 +497,11 @@ const struct proc_thread_tick *proc_latest_thread(pid_t tid)
 	               sizeof *proc_state.tick.threads, proc_thread_cmp);
 }
 
+size_t proc_memory_bytes(void)
+{
+	return (proc_state.cap[0] + proc_state.cap[1]) * sizeof *proc_state.buf[0];
+}
+
 void proc_tick_cost(struct proc_tick_cost *out)
 {
 	*out = proc_state.cost;

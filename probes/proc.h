@@ -57,6 +57,9 @@ struct proc_tick_cost {
 };
 void proc_tick_cost(struct proc_tick_cost *out);
 
+/* Bytes the probe's two thread tables hold (their capacity), for the agent's own memory. */
+size_t proc_memory_bytes(void);
+
 extern const struct probe_entry proc_probe;
 
 /* ---- parsers (pure; unit-tested in tests/test_proc.c) ------------------------------------ */

@@ -268,6 +268,20 @@ static void test_system_in_process(void **state)
 	assert_string_equal(jstr(r, "agent", "version"), SONDE_VERSION);
 	assert_true(jnum(r, "agent.agent_mem_bytes") > 0);
 	assert_non_null(strstr(jstr(r, "agent", "agent_mem_source"), "mincore"));
+	{
+		/* the figure is the sum of the parts it lists */
+		const json_t *parts = json_object_get(json_object_get(r, "agent"), "agent_mem");
+		const char *key;
+		const json_t *v;
+		double sum = 0;
+
+		assert_true(json_is_object(parts));
+		json_object_foreach((json_t *)parts, key, v)
+			if (json_is_integer(v))
+				sum += (double)json_integer_value(v);
+		assert_true(jnum(r, "agent.agent_mem.stack_resident_bytes") > 0);
+		assert_true(sum == jnum(r, "agent.agent_mem_bytes"));
+	}
 	assert_string_equal(jstr(r, "allocator", "name"), "glibc");
 	assert_string_equal(jstr(r, "allocator", "version"), gnu_get_libc_version());
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
@@ -749,6 +763,10 @@ static void test_over_socket(void **state)
 	assert_true(jnum(sys, "agent.clients") >= 1);
 	assert_int_equal((long long)jnum(sys, "agent.interval_ms"), 1000);
 	assert_true(jnum(sys, "agent.agent_cpu_s") >= 0 && jnum(sys, "agent.agent_cpu_s") < process);
+	/* the host runs glibc malloc: its sampler ring is counted in what the agent holds */
+	assert_true(jnum(sys, "agent.agent_mem.sampler_ring_bytes") > 0);
+	assert_true(jnum(sys, "agent.agent_mem_bytes") >
+	            jnum(sys, "agent.agent_mem.sampler_ring_bytes"));
 	agent_tid = (pid_t)jnum(sys, "agent.agent_tid");
 	assert_true(agent_tid > 0 && agent_tid != h.pid);
 
