@@ -1014,6 +1014,16 @@ static void test_other_uid_stopped_by_directory(void **state)
 	host_expect_serving(&f->host);
 }
 
+/*
+ * SO_PEERCRED refusal. Peer credentials are taken at connect(), so the client must already be
+ * uid 65534 when it connects, and the 0700 directory stops nobody before the agent sees it. Tried
+ * and refused by the kernel with EACCES (so not used): an O_PATH fd to the directory opened as
+ * root, then connect() to /proc/self/fd/N/PID.sock (lookup in the directory still needs search
+ * permission), and an O_PATH fd to the socket itself via /proc/self/fd/N (connect needs write
+ * permission on the 0600 socket). What works: keep CAP_DAC_OVERRIDE (and nothing else) across
+ * setresuid(65534), so path permissions no longer apply and the agent's uid check is what
+ * refuses the client.
+ */
 static void test_other_uid_refused_by_peercred(void **state)
 {
 	struct fixture *f = *state;

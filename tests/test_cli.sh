@@ -72,7 +72,7 @@ wait_socket() {
 	[ -S "$SONDE_DIR/$1.sock" ]
 }
 
-echo "1..56"
+echo "1..62"
 
 # ---- basics -------------------------------------------------------------------------------------
 
@@ -125,6 +125,24 @@ if grep -q '"pong": true' "$OUT" && grep -q '"data": "hello"' "$OUT"; then
 else not_ok "query --json prints the raw result with the KEY=VALUE argument echoed"; fi
 check "query -s PATH exits 0" 0 "$SONDE" query -s "$SONDE_DIR/$SVC.sock" ping
 check "query with the only live agent needs no -p" 0 "$SONDE" query ping
+
+# The agent inside sleep answers about sleep: system names its pid and name, threads shows its
+# two threads (sleep's main thread and the agent's).
+check "query --json system on the sonde run program exits 0" 0 "$SONDE" query -p "$SVC" --json system
+if grep -q "\"pid\": $SVC," "$OUT" && grep -q '"name": "cli-svc"' "$OUT" &&
+   grep -q '"rss_bytes": [1-9]' "$OUT"; then
+	ok "system reports sleep's pid, the --name and a non-zero rss_bytes"
+else not_ok "system reports sleep's pid, the --name and a non-zero rss_bytes"; fi
+check "query --json threads exits 0" 0 "$SONDE" query -p "$SVC" --json threads
+tids=$(grep -c '"tid": ' "$OUT")
+if [ "$tids" -eq "$(ls /proc/$SVC/task | wc -l)" ] && [ "$tids" -eq 2 ] &&
+   grep -q "\"tid\": $SVC," "$OUT"; then
+	ok "threads lists sleep's main thread and the agent's thread (2, as /proc/PID/task)"
+else not_ok "threads lists sleep's main thread and the agent's thread (2, as /proc/PID/task)" \
+	"$tids rows"; fi
+check "query system without --json exits 0" 0 "$SONDE" query -p "$SVC" system
+if grep -Eq '^ *rss_bytes +[0-9.]+ (B|KiB|MiB)$' "$OUT"; then ok "the readable form gives units"
+else not_ok "the readable form gives units" "no 'rss_bytes  N KiB' line"; fi
 
 check "unknown command exits 1 (agent error)" 1 "$SONDE" query -p "$SVC" frobnicate
 has "$ERR" "unknown_command: unknown command \"frobnicate\"; this agent knows: ping, help" \
@@ -272,5 +290,5 @@ else
 	done
 fi
 
-[ "$N" -eq 56 ] || { echo "not ok $((N + 1)) - the plan: 56 tests planned, $N ran"; exit 1; }
+[ "$N" -eq 62 ] || { echo "not ok $((N + 1)) - the plan: 62 tests planned, $N ran"; exit 1; }
 [ $FAILED -eq 0 ]
