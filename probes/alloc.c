@@ -552,19 +552,39 @@ const char *alloc_version(void)
 }
 
 /* Tick: the peaks, and the per-arena counters that rates are computed from. */
+/*
+ * Tick: the peaks, and the per-arena counters that rates are computed from - only the four
+ * counters per arena (not the full arena reading), so a tick stays cheap with many arenas.
+ */
 static void alloc_probe_tick(uint64_t now_ns)
 {
 	struct je_counts *t;
+	unsigned narenas = 0;
 
 	if (je_init() != 0 || je_sample_now(alloc_clock_ns()) != 0)
 		return;
-	if (je_read_arenas() != 0)
+	je_read(&je.global[G_NARENAS], &narenas, sizeof narenas);
+	if (je_reserve_arenas(narenas ? narenas : 1) != 0)
 		return;
 	t = je.tick_prev;
 	je.tick_prev = je.tick_cur;
 	je.tick_prev_ns = je.tick_cur_ns;
 	je.tick_cur = t;
-	je_store_counts(je.tick_cur);
+	for (size_t i = 0; i < je.counts_cap; i++)
+		t[i].valid = 0;
+	for (unsigned i = 0; i < narenas; i++) {
+		uint64_t snd = 0, snr = 0, lnd = 0, lnr = 0;
+
+		if (!je_arena_initialized(i) ||
+		    je_read_idx(&je.arena[A_SMALL_NREQUESTS], 2, i, &snr, sizeof snr) != 0)
+			continue;
+		je_read_idx(&je.arena[A_SMALL_NDALLOC], 2, i, &snd, sizeof snd);
+		je_read_idx(&je.arena[A_LARGE_NREQUESTS], 2, i, &lnr, sizeof lnr);
+		je_read_idx(&je.arena[A_LARGE_NDALLOC], 2, i, &lnd, sizeof lnd);
+		t[i].nrequests = snr + lnr;
+		t[i].ndalloc = snd + lnd;
+		t[i].valid = 1;
+	}
 	je.tick_cur_ns = now_ns;
 }
 
