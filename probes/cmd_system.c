@@ -501,6 +501,7 @@ static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error
 	struct proc_thread *threads;
 	struct threads_row *rows;
 	double puser, psys, sum = 0, since_start, since_tick;
+	pid_t self;
 	long long limit, offset;
 	int sort, order, source;
 	size_t n;
@@ -535,6 +536,7 @@ static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error
 	qsort(rows, n, sizeof *rows, threads_cmp);
 
 	list = json_array();
+	self = getpid(); /* a system call each time: not once per row */
 	for (size_t i = (size_t)offset; i < n && (limit == 0 || i < (size_t)(offset + limit)); i++) {
 		const struct proc_thread *t = &rows[i].t;
 		char state[2] = {t->state > ' ' && t->state < 0x7f ? t->state : '?', '\0'};
@@ -550,7 +552,7 @@ static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error
 		json_object_set_new_nocheck(row, "cpu_pct", system_pct(rows[i].cpu_pct));
 		json_object_set_new_nocheck(row, "processor", json_integer(t->processor));
 		json_object_set_new_nocheck(row, "start_s", json_real(t->start_s));
-		if (t->tid == (pid_t)getpid())
+		if (t->tid == self)
 			json_object_set_new_nocheck(row, "main", json_true());
 		if (t->tid == ai->agent_tid)
 			json_object_set_new_nocheck(row, "agent", json_true());
