@@ -229,7 +229,7 @@ static int task_thread(long long id, json_t **result, struct cmd_error *err)
 
 static int cmd_task_exec(const json_t *req, json_t **result, struct cmd_error *err)
 {
-	static const char *const keys[] = {"id", NULL};
+	static const char *const keys[] = {"task", NULL};
 	struct registry_row row;
 	struct registry_exit rec;
 	long long id;
@@ -237,11 +237,19 @@ static int cmd_task_exec(const json_t *req, json_t **result, struct cmd_error *e
 	long idx;
 	uint64_t now;
 
+	/*
+	 * Which task: "task":N, else the request's own "id". In protocol v1 "id" is also the
+	 * request id, so `task id=N` works when the client sends N as the request id (the CLI does
+	 * for a user-given id); programs that pipeline requests send "task":N.
+	 */
 	if (proto_check_keys(req, keys, err) != 0 ||
-	    proto_arg_int(req, "id", -1, 1, INT64_MAX, &id, err) != 0)
+	    proto_arg_int(req, "task", -1, 1, INT64_MAX, &id, err) != 0)
+		return -1;
+	if (id < 0 && proto_arg_int(req, "id", -1, 1, INT64_MAX, &id, err) != 0)
 		return -1;
 	if (id < 0)
-		return cmd_fail(err, ERR_BAD_ARGUMENT, "task needs id=N (a task id from `tasks`)");
+		return cmd_fail(err, ERR_BAD_ARGUMENT, "task needs the task's id: task=N (or id=N as the "
+		                "request id), N from `tasks`");
 	if (!registry_used())
 		return task_thread(id, result, err);
 	now = agent_now_ns();
@@ -266,7 +274,7 @@ static int cmd_task_exec(const json_t *req, json_t **result, struct cmd_error *e
 
 const struct command_entry cmd_task_entry = {
 	.name = "task",
-	.args = "id=N",
+	.args = "task=N | id=N",
 	.summary = "one task in full: fields, parent chain, children, window, inspect state "
 	           "(50 ms budget), or its exit record",
 	.exec = cmd_task_exec,

@@ -259,6 +259,8 @@ static void test_tasks_bad_arguments(void **state)
 	}
 	assert_null(run(&cmd_task_entry, "{}"));
 	assert_string_equal(last_err.code, ERR_BAD_ARGUMENT);
+	assert_null(run(&cmd_task_entry, "{\"task\":\"7\"}"));
+	assert_string_equal(last_err.code, ERR_BAD_ARGUMENT);
 	assert_null(run(&cmd_tree_entry, "{\"depth\":65}"));
 	assert_string_equal(last_err.code, ERR_BAD_ARGUMENT);
 }
@@ -453,14 +455,14 @@ static void test_inspect_output_sensitive_timeout_busy(void **state)
 	double ms;
 
 	(void)state;
-	res = run(&cmd_task_entry, "{\"id\":%" PRIu64 "}", sonde_task_id(conn));
+	res = run(&cmd_task_entry, "{\"id\":1,\"task\":%" PRIu64 "}", sonde_task_id(conn));
 	insp = json_object_get(res, "inspect");
 	assert_string_equal(json_string_value(json_object_get(insp, "buffer_bytes")), "4096");
 	assert_string_equal(json_string_value(json_object_get(insp, "peer")), "10.0.0.7:51234");
 	json_decref(res);
 
 	atomic_store(&inspect_calls, 0);
-	res = run(&cmd_task_entry, "{\"id\":%" PRIu64 "}", sonde_task_id(secret));
+	res = run(&cmd_task_entry, "{\"id\":1,\"task\":%" PRIu64 "}", sonde_task_id(secret));
 	assert_string_equal(json_string_value(json_object_get(json_object_get(res, "inspect"),
 	                                                      "withheld")),
 	                    "task is marked sensitive");
@@ -469,13 +471,13 @@ static void test_inspect_output_sensitive_timeout_busy(void **state)
 	json_decref(res);
 	/* and unmarked at run time, it shows */
 	sonde_task_set_sensitive(secret, 0);
-	res = run(&cmd_task_entry, "{\"id\":%" PRIu64 "}", sonde_task_id(secret));
+	res = run(&cmd_task_entry, "{\"id\":1,\"task\":%" PRIu64 "}", sonde_task_id(secret));
 	assert_non_null(json_object_get(json_object_get(res, "inspect"), "buffer_bytes"));
 	json_decref(res);
 
 	/* the sleeping callback is cut off at 50 ms and reported, not waited for */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	res = run(&cmd_task_entry, "{\"id\":%" PRIu64 "}", sonde_task_id(sleepy));
+	res = run(&cmd_task_entry, "{\"id\":1,\"task\":%" PRIu64 "}", sonde_task_id(sleepy));
 	ms = elapsed_ms(&t0);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(res, "inspect"),
 	                                                      "error")),
@@ -484,7 +486,7 @@ static void test_inspect_output_sensitive_timeout_busy(void **state)
 	json_decref(res);
 	/* while it still sleeps, another inspect answers busy at once */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	res = run(&cmd_task_entry, "{\"id\":%" PRIu64 "}", sonde_task_id(conn));
+	res = run(&cmd_task_entry, "{\"id\":1,\"task\":%" PRIu64 "}", sonde_task_id(conn));
 	assert_true(elapsed_ms(&t0) < 40.0);
 	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(res, "inspect"),
 	                                                         "error")),
@@ -497,7 +499,7 @@ static void test_inspect_output_sensitive_timeout_busy(void **state)
 		nanosleep(&ts, NULL);
 	}
 	assert_false(inspect_busy());
-	res = run(&cmd_task_entry, "{\"id\":%" PRIu64 "}", sonde_task_id(conn));
+	res = run(&cmd_task_entry, "{\"id\":1,\"task\":%" PRIu64 "}", sonde_task_id(conn));
 	assert_string_equal(json_string_value(json_object_get(json_object_get(res, "inspect"),
 	                                                      "buffer_bytes")),
 	                    "4096");
