@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <link.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -572,6 +574,37 @@ static const struct prof_file *prof_find(long long seq)
 	return NULL;
 }
 
+/*
+ * Dumps outlive their process (they are for jeprof too); once per agent, the first dump removes
+ * those of processes that are gone, PID.N.heap with a dead PID, as the socket sweep does for
+ * sockets. Returns how many were removed.
+ */
+static int prof_sweep(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int removed = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		long pid;
+		unsigned seq;
+		char tail[8], path[PATH_MAX];
+
+		if (sscanf(e->d_name, "%ld.%u.%7s", &pid, &seq, tail) != 3 || strcmp(tail, "heap") != 0 ||
+		    pid <= 0 || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
+			continue;
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < sizeof path &&
+		    unlink(path) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
 /* prof.dump into a new private file; remembers it (removing the oldest beyond PROF_KEEP). */
 static const struct prof_file *prof_take_dump(uint64_t *cost_ns, struct cmd_error *err)
 {
@@ -583,6 +616,8 @@ static const struct prof_file *prof_take_dump(uint64_t *cost_ns, struct cmd_erro
 
 	if (prof_dir(dir, sizeof dir, err) != 0)
 		return NULL;
+	if (prof.next_seq == 0)
+		prof_sweep(dir);
 	f.seq = ++prof.next_seq;
 	if ((size_t)snprintf(f.path, sizeof f.path, "%s/%ld.%u.heap", dir,
 	                     (long)getpid(), f.seq) >= sizeof f.path) {

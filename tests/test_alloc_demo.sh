@@ -153,9 +153,18 @@ if q action=start lg_sample=14 && [ "$(p owner)" = sonde ]; then
 else
 	not_ok "prof start: $(cat "$work/p.err")"
 fi
+# A dump left by a process that is gone: the first dump sweeps it away (a live one's stays).
+dead=$(sh -c 'echo $$')
+: >"$SONDE_DIR/$dead.1.heap"
+: >"$SONDE_DIR/$$.1.heap"
 sleep 3
 q action=dump && first=$(p seq) && [ -f "$(p path)" ] && ok "prof dump: $(p path)" ||
 	not_ok "prof dump: $(cat "$work/p.err")"
+if [ ! -e "$SONDE_DIR/$dead.1.heap" ] && [ -e "$SONDE_DIR/$$.1.heap" ]; then
+	ok "the first dump removed a dead process's dump and kept a live one's"
+else
+	not_ok "stale dumps: dead pid's $( [ -e "$SONDE_DIR/$dead.1.heap" ] && echo kept || echo removed), live pid's $( [ -e "$SONDE_DIR/$$.1.heap" ] && echo kept || echo removed)"
+fi
 q action=top limit=5
 if p "by_bytes/#" >/dev/null && grep -q '"function": *"conn_queue_tx"' "$work/p.json" &&
    [ "$(p by_bytes/0/function)" = conn_queue_tx ]; then
