@@ -800,6 +800,31 @@ static void test_over_socket(void **state)
 	json_decref(sys);
 	json_decref(thr);
 	client_close(c);
+
+	/* the same through the command line, as an operator runs it: sonde query -p PID --json */
+	{
+		const char *top = getenv("top_builddir");
+		char cmd[2048];
+		FILE *p;
+		json_t *cli;
+		json_error_t jerr;
+
+		snprintf(cmd, sizeof cmd, "SONDE_DIR='%s' '%s/tui/sonde' query -p %d --json system",
+		         h.dir, top != NULL ? top : BUILDDIR, (int)h.pid);
+		p = popen(cmd, "r");
+		assert_non_null(p);
+		cli = json_loadf(p, 0, &jerr);
+		assert_int_equal(pclose(p), 0);
+		if (cli == NULL)
+			fail_msg("sonde query --json system: not JSON: %s", jerr.text);
+		assert_int_equal((pid_t)jnum(cli, "process.pid"), h.pid);
+		assert_int_equal((long long)jnum(cli, "process.threads"), 5);
+		assert_true(jnum(cli, "process.rss_bytes") > 0);
+		assert_true(jnum(cli, "host.mem_total_bytes") > 0);
+		assert_true(jnum(cli, "agent.interval_ms") == 1000);
+		assert_non_null(jstr(cli, "allocator", "name"));
+		json_decref(cli);
+	}
 	host_stop(&h);
 }
 
