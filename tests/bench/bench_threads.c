@@ -390,6 +390,11 @@ int main(int argc, char **argv)
 		printf("%8ld %9.1f %11.1f %11.1f %11.1f %11.1f %10zu %10.2f\n", rows[i].threads,
 		       rows[i].tick_us, rows[i].sys_exec_us, rows[i].thr_exec_us, rows[i].sys_sock_us,
 		       rows[i].thr_sock_us, rows[i].thr_bytes, rows[i].start_ms);
+	for (int i = 0; i < nrows; i++)
+		printf("the proc probe's tick at %ld threads costs %.3f%% of one core at the default "
+		       "1 s interval (%.2f us per thread)\n",
+		       rows[i].threads, rows[i].tick_us / 1e6 * 100.0,
+		       rows[i].tick_us / (double)(rows[i].threads > 0 ? rows[i].threads : 1));
 	printf("\nwhole processes, ms (fork+exec+wait, same pid, same run):\n");
 	printf("%8s %12s %12s %10s %10s %10s %10s\n", "threads", "sonde query", "(--json)",
 	       "ps -L", "top -H", "ps/sonde", "top/sonde");
