@@ -1210,10 +1210,10 @@ static void test_idle_timeout(void **state)
 	t0 = test_now_ms();
 	idle = conn_open(f->host.sock, f->host.pid);
 	busy = conn_open(f->host.sock, f->host.pid);
-	/* The busy client asks something every 300 ms and is never timed out. */
-	for (int i = 0; i < 8; i++) {
+	/* The busy client asks something every 200 ms and is never timed out. */
+	for (int i = 0; i < 12; i++) {
 		conn_ping(busy, i);
-		test_sleep_ms(300);
+		test_sleep_ms(200);
 	}
 	test_expect_err(conn_json(idle), LLONG_MIN, "timeout", "closed after 1 s without a request");
 	conn_expect_eof(idle, 2000);
