@@ -116,6 +116,26 @@ type_text() {
 	$T send-keys -l "$1"
 }
 
+# mouse BUTTON X Y: an X10 mouse report (what ncurses reads from xterm-256color) for a cell
+# (0-based): BUTTON 0 = left press, 3 = release, 64/65 = wheel up/down.
+mouse() {
+	b=$(printf "\\$(printf %03o $((32 + $1)))")
+	x=$(printf "\\$(printf %03o $((33 + $2)))")
+	y=$(printf "\\$(printf %03o $((33 + $3)))")
+	$T send-keys -l "$(printf '\033[M')$b$x$y"
+}
+
+# click X Y: press and release the left button on a cell.
+click() {
+	mouse 0 "$1" "$2"
+	mouse 3 "$1" "$2"
+}
+
+# column_of ROW TEXT: the 0-based screen column where TEXT starts in row ROW (-1 if absent).
+column_of() {
+	row "$1" | awk -v t="$2" '{ print index($0, t) - 1 }'
+}
+
 # wait_screen SECONDS PATTERN: until the screen matches the grep -E pattern; 0 or 1.
 wait_screen() {
 	deadline=$(($(date +%s%N) + $1 * 1000000000))

@@ -9,6 +9,7 @@ first_pid=$DEMO_PID
 
 start_tui 100 30
 check "connected to the demo (pid $first_pid)" wait_row 5 0 "pid $first_pid .*connected"
+check "the Tasks tab shows its first page" wait_row 5 4 '^ +[0-9]+ '
 keys 1
 check "the System tab shows the process" wait_screen 5 "pid +$first_pid"
 

@@ -75,6 +75,25 @@ check "back at 120x40 the location column returns" wait_row 5 3 'LOCATION'
 keys Down Down
 check "keys still work after the resizes" wait_row 5 3 'LOCATION'
 
+# The mouse: tabs, column headers, rows and the wheel.
+click "$(column_of 1 '5 Tree')" 1
+check "a click on '5 Tree' in the tab bar opens the Tree tab" wait_row 5 3 'TREE +ID'
+click "$(column_of 1 '4 Tasks')" 1
+check "a click on '4 Tasks' comes back" wait_row 5 3 'REDS/s'
+click "$(column_of 3 'MEMORY')" 3
+check "a click on the MEMORY header sorts by memory" wait_row 5 2 'sort memory ▼'
+click "$(column_of 3 'MEMORY')" 3
+check "a second click inverts the order" wait_row 5 2 'sort memory ▲'
+for _ in $(seq 14); do mouse 65 10 10; done
+check "the wheel scrolls the table (14 notches of 3 rows: rows 9-43)" \
+	wait_row 5 2 ' 9-43 '
+click 10 6
+click 10 6
+check "a click on a row selects it, a second click opens its detail" wait_row 5 1 'Task #[0-9]+'
+keys Escape
+check "Esc returns to the table" wait_row 5 3 'REDS/s'
+keys Home
+
 # Pause and the refresh interval.
 keys Space
 check "space pauses (PAUSED in the header)" wait_row 3 0 'PAUSED'
