@@ -81,7 +81,7 @@ static const struct load_panel load_panels[LOAD_PANELS] = {
 	{"CPU", fmt_percent, 4, {LC_CPU, LC_THREAD0, LC_THREAD0 + 1, LC_THREAD0 + 2},
 	 {"process", NULL, NULL, NULL}},
 	{"Memory", fmt_bytes, 4, {LC_RSS, LC_ALLOC_RESIDENT, LC_ALLOC_ALLOCATED, LC_TASK_MEMORY},
-	 {"RSS", "alloc resident", "alloc allocated", "tasks"}},
+	 {"RSS", "resident", "allocated", "tasks"}},   /* resident/allocated: the allocator's */
 	{"Tasks", fmt_count, 1, {LC_TASKS}, {"live"}},
 	{"Spawn/exit", fmt_rate, 2, {LC_SPAWN, LC_EXIT}, {"spawn", "exit"}},
 	{"Reductions", fmt_rate, 1, {LC_REDUCTIONS}, {"all tasks"}},
@@ -107,6 +107,7 @@ static struct {
 	int symbols_chosen;         /* g was pressed: keep the user's choice */
 	struct chart_scale scale[LOAD_PANELS];
 	uint64_t data_version, scaled_version;
+	unsigned char seen[LC_COUNT];   /* the column had a known value in some sample */
 	unsigned scaled_window;
 	int top_tid[LOAD_TOP_THREADS];
 	char top_name[LOAD_TOP_THREADS][16];
@@ -135,6 +136,7 @@ static void load_reset(void)
 	load.lost = 0;
 	load.cursor_t = NAN;
 	memset(load.scale, 0, sizeof load.scale);
+	memset(load.seen, 0, sizeof load.seen);
 	load.data_version++;
 }
 
@@ -183,8 +185,11 @@ static void load_append(const json_t *js, int after_gap)
 	s->seq = (unsigned long long)json_integer_value(json_object_get(js, "seq"));
 	s->t = load_num(js, "t");
 	s->mono = load_num(js, "mono_s");
-	for (int c = 0; c < LC_COUNT; c++)
+	for (int c = 0; c < LC_COUNT; c++) {
 		s->v[c] = load_num(js, load_col_names[c]);
+		if (!isnan(s->v[c]))
+			load.seen[c] = 1;
+	}
 	json_array_foreach(threads, i, th) {
 		if (s->nthreads == LOAD_THREAD_SLOTS)
 			break;
@@ -393,30 +398,35 @@ static const char *load_marker(void)
 }
 
 /* Title line: the panel's name and, per series, a coloured marker, its label and its value
- * now (or at the cursor). */
+ * now (or at the cursor). Only whole items are drawn; a series never known (the allocator's
+ * figures under glibc malloc) is left out. */
 static void load_draw_legend(WINDOW *w, int y, int x, int width, const struct load_panel *p,
                              const struct load_sample *at)
 {
 	char buf[FMT_SIZE], item[64];
-	int used = 0;
+	int used;
 
 	ui_put(w, y, x, width, theme_attr(TH_TABLE_HEADER), p->title);
 	used = (int)strlen(p->title) + 1;
-	for (int k = 0; k < p->nseries && used < width; k++) {
+	for (int k = 0; k < p->nseries; k++) {
 		const char *label = p->label[k];
 		double v = at != NULL ? load_value(at, p->col[k]) : NAN;
+		int len;
+
 		if (p->col[k] >= LC_THREAD0) {
 			label = load.top_name[p->col[k] - LC_THREAD0];
 			if (load.top_tid[p->col[k] - LC_THREAD0] == 0)
 				continue;
+		} else if (!load.seen[p->col[k]]) {
+			continue;
 		}
+		len = snprintf(item, sizeof item, "%s %s", label, p->fmt(buf, sizeof buf, v));
+		if (used + 2 + len > width)
+			break;
 		ui_put(w, y, x + used, width - used, theme_attr((enum theme_role)(TH_CHART_1 + k)),
 		       load_marker());
-		used += 2;
-		snprintf(item, sizeof item, "%s %s", label, p->fmt(buf, sizeof buf, v));
-		if (used < width)
-			ui_put(w, y, x + used, width - used, theme_attr(TH_DEFAULT), item);
-		used += (int)strlen(item) + 2;
+		ui_put(w, y, x + used + 2, width - used - 2, theme_attr(TH_DEFAULT), item);
+		used += 2 + len + 2;
 	}
 }
 
@@ -513,16 +523,18 @@ static void load_draw(struct ui *ui, WINDOW *w, int height, int width)
 		return;
 	}
 	load.t_end = load_at(load.count - 1)->mono;
-	load_pick_threads(load.t_end - load_windows_s[load.window]);
+	/* Scales move with the data (their hysteresis counts updates), not with every frame; so
+	 * does the choice of the busiest threads. */
+	update_scale = load.data_version != load.scaled_version || load.scaled_window != load.window;
+	load.scaled_version = load.data_version;
+	load.scaled_window = load.window;
+	if (update_scale)
+		load_pick_threads(load.t_end - load_windows_s[load.window]);
 	if (!isnan(load.cursor_t) && load.cursor_t < load.t_end - load_windows_s[load.window])
 		load.cursor_t = load.t_end - load_windows_s[load.window];
 	at = isnan(load.cursor_t) ? load_at(load.count - 1) : load_sample_at(load.cursor_t);
 	load_draw_status(w, width, at);
 
-	/* Scales move with the data (their hysteresis counts updates), not with every frame. */
-	update_scale = load.data_version != load.scaled_version || load.scaled_window != load.window;
-	load.scaled_version = load.data_version;
-	load.scaled_window = load.window;
 
 	ncols = width >= 100 || (width >= 60 && height < 30) ? 2 : 1;
 	nrows = LOAD_PANELS / ncols;
