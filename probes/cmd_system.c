@@ -10,7 +10,7 @@
  *   host      {hostname, kernel, cpus, loadavg[3], mem_total_bytes, mem_available_bytes, source}
  *   agent     {version, protocol, clients, max_clients, interval_ms, requests, agent_tid,
  *              agent_cpu_s, agent_cpu_pct, agent_mem_bytes, agent_mem_source, agent_mem {its
- *              parts}, probe_tick_us, probe_tick_max_us}
+ *              parts}, probe_tick_us, probe_tick_max_us (wall), probe_tick_cpu_us}
  *   allocator {name, version}
  *   limits    {fds, fds_hard, threads, threads_source}     (null = unlimited)
  *   tasks     {live, max, spawned, exited, reductions, queue, restarts, memory, declared,
@@ -309,8 +309,10 @@ static json_t *system_agent(void)
 	              at != NULL ? system_pct(at->cpu_pct) : json_null(), "agent_mem_bytes",
 	              (json_int_t)mem, "agent_mem", parts, "probe_tick_us",
 	              (double)cost.last_ns / 1e3, "probe_tick_max_us", (double)cost.max_ns / 1e3);
-	if (o != NULL)
+	if (o != NULL) {
 		json_object_set(o, "agent_mem_source", json_object_get(parts, "source"));
+		json_object_set_new(o, "probe_tick_cpu_us", json_real((double)cost.last_cpu_ns / 1e3));
+	}
 	json_decref(parts);
 	return o;
 }

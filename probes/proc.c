@@ -461,11 +461,15 @@ static int proc_probe_init(void)
 
 static void proc_probe_tick(uint64_t now_ns)
 {
-	uint64_t t0 = proc_clock_ns(CLOCK_MONOTONIC), took;
+	uint64_t t0, c0, took;
 
 	if (proc_state.have_baseline && now_ns < proc_state.at_ns + PROC_MIN_INTERVAL_NS)
 		return;
+	t0 = proc_clock_ns(CLOCK_MONOTONIC);
+	c0 = proc_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	proc_sample(now_ns, 1);
+	proc_state.cost.last_cpu_ns = proc_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+	proc_state.cost.total_cpu_ns += proc_state.cost.last_cpu_ns;
 	took = proc_clock_ns(CLOCK_MONOTONIC) - t0;
 	proc_state.cost.last_ns = took;
 	if (took > proc_state.cost.max_ns)

@@ -50,10 +50,12 @@ const struct proc_tick *proc_latest(void);
 /* The latest tick's row for tid (binary search), or NULL. Agent thread only. */
 const struct proc_thread_tick *proc_latest_thread(pid_t tid);
 
-/* Wall time of the last tick, nanoseconds, and the most it has taken since start: the probe's
- * own cost, reported by `system` so an operator can see what observing costs. */
+/* What the ticks cost, nanoseconds: wall time (last, most, total) and the agent thread's CPU
+ * time (last, total) -- on a loaded machine the wall time grows with preemption, the CPU time
+ * is what the host pays. Reported by `system` so an operator can see what observing costs. */
 struct proc_tick_cost {
 	uint64_t last_ns, max_ns, total_ns, ticks;
+	uint64_t last_cpu_ns, total_cpu_ns;
 };
 void proc_tick_cost(struct proc_tick_cost *out);
 
