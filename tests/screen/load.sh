@@ -2,7 +2,8 @@
 # load.sh - the sampler history and the Load tab against the real demo (issue 6), TAP.
 #   - the demo runs a while (200 ms interval) before anyone attaches; `history` then already holds
 #     those samples, the leak shows as accounted task memory rising, and a cursor works over the
-#     real socket (since=next returns only new samples; a made-up cursor is refused);
+#     real socket (since=next returns only new samples; a made-up cursor is refused); a stopped
+#     agent leaves a marked gap;
 #   - `sonde` attached afterwards shows, on its first Load frame, the whole history (the sample
 #     count in the tab's first line) and all six charts with braille, time axis labels and
 #     legends, at 80x24 and at 160x50;
@@ -16,7 +17,7 @@ builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
 demo=$builddir/examples/sonde-demo
 sonde=$builddir/tui/sonde
 
-tests=20
+tests=21
 echo "1..$tests"
 if ! command -v tmux >/dev/null 2>&1 || [ ! -x "$sonde" ] || [ ! -x "$demo" ]; then
 	i=1
@@ -106,6 +107,22 @@ refused() {
 	[ "$rc" -eq 1 ] && grep -q 'bad_argument' "$work/h3.err"
 }
 check "a cursor from the future is refused (exit 1, bad_argument)" refused
+
+# The agent stopped for 2 s (SIGSTOP: ten 200 ms ticks missed) leaves a marked gap, and the
+# rates across it are unknown (null), not averaged over the stop.
+query history last=1 >"$work/h4.json" 2>/dev/null
+before_stop=$(field next "$work/h4.json")
+kill -STOP "$demo_pid"
+sleep 2
+kill -CONT "$demo_pid"
+sleep 1
+query history "since=${before_stop:-0}" >"$work/h5.json" 2>"$work/h5.err"
+missed=$(field missed "$work/h5.json" | sort -n | tail -n 1)
+stopped_gap() {
+	grep -q '"reason": "late"' "$work/h5.json" && [ "${missed:-0}" -ge 5 ] &&
+		grep -q '"reductions_per_s": null' "$work/h5.json"
+}
+check "a stopped agent leaves a marked gap ($missed ticks missed) with unknown rates" stopped_gap
 
 # ---- the Load tab -----------------------------------------------------------------------------
 
