@@ -164,7 +164,10 @@ check() {
 	if "$@"; then
 		echo "ok $TESTS_RUN - $desc"
 	else
-		TESTS_FAILED=$((TESTS_FAILED + 1))
+		case $desc in
+		*"# TODO"*) ;; # a known failure, reported as such (XFAIL), not a failed run
+		*) TESTS_FAILED=$((TESTS_FAILED + 1)) ;;
+		esac
 		echo "not ok $TESTS_RUN - $desc"
 		screen | sed 's/^/#   | /'
 	fi
