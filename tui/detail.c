@@ -66,13 +66,14 @@ static void detail_fetch(struct ui *ui)
 	const struct fetch_reply *r = fetch_get(ui->fetch, "task");
 
 	if (r != NULL && r->seq != detail.seen_seq &&
-	    (uint64_t)fetch_reply_arg_int(r, "id", 0) == detail.id) {
+	    (uint64_t)fetch_reply_arg_int(r, "task", 0) == detail.id) {
 		detail.seen_seq = r->seq;
 		if (r->result != NULL && (uint64_t)ui_num(r->result, "id") != detail.id) {
-			/* The request's "id" is also the protocol's request id: an agent that reads
-			 * one for the other answers about another task. Say so; never show it. */
+			/* An agent that reads the request id as the task id (protocol v1's "id" is the
+			 * envelope's) answers about another task: say so, never show it as this one. */
 			snprintf(detail.mismatch, sizeof detail.mismatch,
-			         "asked for #%llu, got #%.0f (%s): `task id=` clashes with the request id",
+			         "asked for #%llu, the agent answered for #%.0f (%s): is it older than "
+			         "task=N?",
 			         (unsigned long long)detail.id, ui_num(r->result, "id"),
 			         ui_str(r->result, "name", "?"));
 		} else if (r->result != NULL) {
@@ -97,7 +98,8 @@ static void detail_fetch(struct ui *ui)
 			detail.gone = 1;
 		}
 	}
-	fetch_want(ui->fetch, "task", "task", json_pack("{s:I}", "id", (json_int_t)detail.id));
+	/* "task":N names the task; "id" is the protocol's request id */
+	fetch_want(ui->fetch, "task", "task", json_pack("{s:I}", "task", (json_int_t)detail.id));
 }
 
 /* "name #id > name #id > ..." from the root down to the task's parent. */
@@ -297,7 +299,7 @@ static void detail_draw(struct ui *ui, WINDOW *w, int height, int width)
 		return;
 	}
 	if (t == NULL) {
-		if (r != NULL && (uint64_t)fetch_reply_arg_int(r, "id", 0) == detail.id &&
+		if (r != NULL && (uint64_t)fetch_reply_arg_int(r, "task", 0) == detail.id &&
 		    r->error[0] != '\0')
 			ui_draw_waiting(ui, w, "this task", r->error);
 		else

@@ -26,13 +26,12 @@ check "R puts the hot shard ($hot) on top" wait_row 10 4 "$hot "
 keys Q
 check "Q puts the slow consumer ($backlog) on top" wait_row 10 4 "$backlog"
 keys Enter
-# Until the `task` command's "id" argument stops clashing with the request id (see
-# tui/detail.c), the detail says so instead of showing another task: a known failure.
-todo=
-wait_screen 3 'clashes with the request id' && todo=" # TODO task id=N answered for the request id"
-check "Enter opens the task detail of $backlog$todo" wait_row 5 2 "Task #[0-9]+ +$backlog"
-check "the detail shows the log sink's inspect state (backlog_lines)$todo" \
+check "Enter opens the task detail of $backlog" wait_row 5 2 "Task #[0-9]+ +$backlog"
+check "the detail shows the log sink's inspect state (backlog_lines)" \
 	wait_screen 5 'backlog_lines +[0-9]+'
+check "... its parent chain" wait_screen 2 'parents +app_sup #1'
+trend() { screen | grep -q 'reductions/s: [0-9.k]*/s' && screen | grep -q 'memory: [0-9.]* [KMG]*i*B'; }
+check "... and a trend of its reductions/s and memory" trend
 keys Escape
 check "Esc returns to the task table" wait_row 5 3 'REDS/s'
 
