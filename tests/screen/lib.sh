@@ -146,6 +146,17 @@ wait_screen() {
 	return 1
 }
 
+# wait_until SECONDS COMMAND...: until the command succeeds; 0 or 1.
+wait_until() {
+	deadline=$(($(date +%s%N) + $1 * 1000000000))
+	shift
+	while [ "$(date +%s%N)" -lt "$deadline" ]; do
+		"$@" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
 # wait_row SECONDS N PATTERN: until row N matches.
 wait_row() {
 	deadline=$(($(date +%s%N) + $1 * 1000000000))

@@ -31,7 +31,7 @@ check "the detail shows the log sink's inspect state (backlog_lines)" \
 	wait_screen 5 'backlog_lines +[0-9]+'
 check "... its parent chain" wait_screen 2 'parents +app_sup #1'
 trend() { screen | grep -q 'reductions/s: [0-9.k]*/s' && screen | grep -q 'memory: [0-9.]* [KMG]*i*B'; }
-check "... and a trend of its reductions/s and memory" trend
+check "... and a trend of its reductions/s and memory" wait_until 5 trend
 keys Escape
 check "Esc returns to the task table" wait_row 5 3 'REDS/s'
 
