@@ -103,6 +103,7 @@ static int je_read(const struct je_mib *m, void *out, size_t len)
 	return rc;
 }
 
+/* Read through a MIB with one index component (arena or size class) patched in. */
 static int je_read_idx(struct je_mib *m, size_t pos, size_t i, void *out, size_t len)
 {
 	m->mib[pos] = i;
@@ -118,6 +119,7 @@ static void je_setting(const char *name, void *out, size_t len)
 		return;
 }
 
+/* A boolean setting (config.*, opt.*), false when jemalloc does not know it. */
 static int je_setting_bool(const char *name)
 {
 	bool b = false;
@@ -126,6 +128,7 @@ static int je_setting_bool(const char *name)
 	return b;
 }
 
+/* The clock every reading is stamped with: the agent's monotonic clock. */
 static uint64_t alloc_clock_ns(void)
 {
 	return agent_now_ns();
@@ -223,6 +226,7 @@ static int je_init(void)
 	return 0;
 }
 
+/* See alloc.h: the configuration, even when statistics are missing. */
 const struct alloc_je_config *alloc_je_config(const char **cause)
 {
 	if (je_init() != 0) {
@@ -242,6 +246,7 @@ static int je_epoch(void)
 	return je.api->bymib(je.global[G_EPOCH].mib, je.global[G_EPOCH].len, &e, &len, &e, sizeof e);
 }
 
+/* A size_t statistic of the current epoch (0 when unreadable). */
 static uint64_t je_global_size(enum je_global g)
 {
 	size_t v = 0;
@@ -250,6 +255,7 @@ static uint64_t je_global_size(enum je_global g)
 	return v;
 }
 
+/* A uint64_t counter of the current epoch (0 when unreadable). */
 static uint64_t je_global_u64(enum je_global g)
 {
 	uint64_t v = 0;
@@ -258,6 +264,7 @@ static uint64_t je_global_u64(enum je_global g)
 	return v;
 }
 
+/* Peaks are sampled: every reading (tick, sample, command) may raise them. */
 static void je_note_peaks(uint64_t allocated, uint64_t active, uint64_t resident)
 {
 	if (allocated > je.peak_allocated)
@@ -401,6 +408,7 @@ static void je_rates(const struct je_counts *then, const struct je_counts *now, 
 	}
 }
 
+/* Remember the rate counters of the arenas just read, by arena index. */
 static void je_store_counts(struct je_counts *dst)
 {
 	for (size_t i = 0; i < je.counts_cap; i++)
@@ -428,6 +436,7 @@ static void je_read_global(void)
 	je_note_peaks(s->allocated, s->active, s->resident);
 }
 
+/* See alloc.h: one epoch, then every figure through cached MIBs. */
 const struct alloc_je_snapshot *alloc_je_refresh(const char **cause)
 {
 	struct alloc_je_snapshot *s = &je.snap;
@@ -494,21 +503,25 @@ const struct alloc_je_snapshot *alloc_je_refresh(const char **cause)
 	return s;
 }
 
+/* allocated / resident: how much of what the allocator keeps the application holds. */
 double alloc_je_usage(const struct alloc_je_snapshot *s)
 {
 	return s->resident ? (double)s->allocated / (double)s->resident : 0.0;
 }
 
+/* 1 - allocated / active: the share of active pages holding no application data. */
 double alloc_je_fragmentation(const struct alloc_je_snapshot *s)
 {
 	return s->active ? 1.0 - (double)s->allocated / (double)s->active : 0.0;
 }
 
+/* resident - allocated, bytes: what the allocator keeps beyond what is held. */
 int64_t alloc_je_overhead(const struct alloc_je_snapshot *s)
 {
 	return (int64_t)s->resident - (int64_t)s->allocated;
 }
 
+/* regions / (slabs x regions per slab): how full a size class's slabs are. */
 double alloc_je_bin_utilization(const struct alloc_je_bin *b)
 {
 	uint64_t capacity = b->slabs * b->regions_per_slab;
@@ -516,6 +529,7 @@ double alloc_je_bin_utilization(const struct alloc_je_bin *b)
 	return capacity ? (double)b->regions / (double)capacity : 0.0;
 }
 
+/* Free regions x region size: the bytes a size class's slabs hold unused. */
 uint64_t alloc_je_bin_waste(const struct alloc_je_bin *b)
 {
 	uint64_t capacity = b->slabs * b->regions_per_slab;
@@ -525,6 +539,7 @@ uint64_t alloc_je_bin_waste(const struct alloc_je_bin *b)
 
 /* ---- the cheap sample and the probe ------------------------------------------------------ */
 
+/* See alloc.h: the sampler's three figures, shared with the tick when recent. */
 void alloc_sample(struct alloc_sample *out)
 {
 	uint64_t now;
@@ -539,11 +554,13 @@ void alloc_sample(struct alloc_sample *out)
 	*out = je.sample;
 }
 
+/* The allocator's name for `system` and the sampler. */
 const char *alloc_name(void)
 {
 	return jemalloc_get() != NULL ? "jemalloc" : "glibc";
 }
 
+/* jemalloc's version string, or glibc's. */
 const char *alloc_version(void)
 {
 	const struct jemalloc_api *api = jemalloc_get();
@@ -588,11 +605,13 @@ static void alloc_probe_tick(uint64_t now_ns)
 	je.tick_cur_ns = now_ns;
 }
 
+/* Nothing to prepare: jemalloc is looked at on the first tick (cheap start). */
 static int alloc_probe_init(void)
 {
 	return 0;
 }
 
+/* The tables stay for a restarted agent: the MIBs and size classes do not change. */
 static void alloc_probe_fini(void)
 {
 }
@@ -642,6 +661,7 @@ static int gl_find(const char *from, const char *to, const char *elem, const cha
 	return gl_attr(p, attr, out);
 }
 
+/* See alloc.h: heaps (arenas) and the totals after them, by attribute. */
 int alloc_glibc_parse_info(const char *xml, struct alloc_glibc_snapshot *s)
 {
 	const char *p = strstr(xml, "<malloc version=");
@@ -750,6 +770,7 @@ static uint64_t gl_min_interval_ns(void)
 	return cost * 20 > base ? cost * 20 : base;
 }
 
+/* See alloc.h: a new reading only when the last one is old enough. */
 const struct alloc_glibc_snapshot *alloc_glibc_refresh(int *cached, double *age_s,
                                                        double *next_in_s, const char **cause)
 {

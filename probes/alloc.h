@@ -32,7 +32,7 @@ struct alloc_sample {
  * is reused, so the sampler and the alloc probe share one per tick). */
 void alloc_sample(struct alloc_sample *out);
 
-/* "jemalloc" or "glibc"; and the allocator's version ("5.3.0-0-g…", glibc's gnu_get_libc_version). */
+/* "jemalloc" or "glibc"; and the allocator's version ("5.3.0-0-g…", or glibc's own). */
 const char *alloc_name(void);
 const char *alloc_version(void);
 

@@ -40,6 +40,7 @@ static const char *const alloc_sort_names[] = {"waste", "size", "util", "regions
 /* The size-class order the client asked for; ties by size so the order is stable. */
 static int alloc_sort_key;
 
+/* qsort order of size classes for the sort the client asked (alloc_sort_key). */
 static int alloc_bin_cmp(const void *pa, const void *pb)
 {
 	const struct alloc_je_bin *a = pa, *b = pb;
@@ -66,11 +67,13 @@ static int alloc_bin_cmp(const void *pa, const void *pb)
 	return a->size_bytes < b->size_bytes ? -1 : a->size_bytes > b->size_bytes;
 }
 
+/* A derived figure on the wire: its value and how it is computed. */
 static json_t *alloc_explained(json_t *value, const char *explain)
 {
 	return json_pack("{s:o,s:s}", "value", value, "explain", explain);
 }
 
+/* The build configuration and settings, so an operator knows what is measured. */
 static json_t *alloc_je_config_json(const struct alloc_je_config *c)
 {
 	return json_pack("{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:s,s:s,s:s,s:I,s:I}", "version", c->version,
@@ -81,6 +84,7 @@ static json_t *alloc_je_config_json(const struct alloc_je_config *c)
 	                 "quantum_bytes", (json_int_t)c->quantum_bytes);
 }
 
+/* One row per initialised arena; rates are null until two readings exist. */
 static json_t *alloc_je_arenas_json(const struct alloc_je_snapshot *s)
 {
 	json_t *rows = json_array();
@@ -194,6 +198,7 @@ struct alloc_stats_buf {
 	int truncated;
 };
 
+/* malloc_stats_print's output callback: append, or mark the buffer truncated. */
 static void alloc_stats_write(void *opaque, const char *text)
 {
 	struct alloc_stats_buf *b = opaque;
@@ -244,6 +249,7 @@ static json_t *alloc_je_stats_print(struct alloc_stats_buf *b)
 	return out;
 }
 
+/* The jemalloc reply: reading first, then (on request) jemalloc's own, then JSON. */
 static int alloc_jemalloc_result(int sort, long long limit, int with_stats, json_t **result,
                                  struct cmd_error *err)
 {
@@ -331,6 +337,7 @@ static int alloc_jemalloc_result(int sort, long long limit, int with_stats, json
 	return 0;
 }
 
+/* The glibc reply: mallinfo2, malloc_info's arenas, and what reading them cost. */
 static int alloc_glibc_result(json_t **result, struct cmd_error *err)
 {
 	const char *cause = NULL;

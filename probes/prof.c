@@ -70,6 +70,7 @@ static json_t *prof_cache_get(int slot, const char *key)
 	return json_deep_copy(prof.cache[slot].result);
 }
 
+/* Keep a copy of the answer to the request named key. */
 static void prof_cache_put(int slot, const char *key, const json_t *result)
 {
 	json_decref(prof.cache[slot].result);
@@ -79,6 +80,7 @@ static void prof_cache_put(int slot, const char *key, const json_t *result)
 
 /* ---- parsing --------------------------------------------------------------------------------- */
 
+/* See prof.h: jeprof's heap_v2 scaling from sampled to estimated counts. */
 void prof_unsample(uint64_t objs, uint64_t bytes, uint64_t period, double *est_objs,
                    double *est_bytes)
 {
@@ -111,6 +113,7 @@ static int prof_parse_counts(const char *line, uint64_t *objs, uint64_t *bytes)
 	return 0;
 }
 
+/* Grow a parser array to hold need elements (doubling); -1 on memory exhaustion. */
 static int prof_grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
 	size_t n = *cap ? *cap : 64;
@@ -159,6 +162,7 @@ static int prof_hex(const char **q, const char *end, uint64_t *out)
 	return 0;
 }
 
+/* See prof.h: header, global counts, then one "@ stack" line and its "t*" counts per site. */
 int prof_parse(const char *text, size_t len, struct prof_dump *d, const char **cause)
 {
 	const char *p = text, *end = text + len;
@@ -239,6 +243,7 @@ fail:
 	return -1;
 }
 
+/* Release a parsed dump's arrays. */
 void prof_dump_free(struct prof_dump *d)
 {
 	free(d->sites);
@@ -248,6 +253,7 @@ void prof_dump_free(struct prof_dump *d)
 
 /* ---- symbols --------------------------------------------------------------------------------- */
 
+/* A module's file name without its directory, for short frames. */
 static const char *prof_basename(const char *path)
 {
 	const char *s = strrchr(path, '/');
@@ -319,6 +325,7 @@ static int prof_module_parse(struct prof_module *m)
 	return -1;
 }
 
+/* The module's mapped file, opened once; NULL only when the table is full. */
 static struct prof_module *prof_module_get(const char *path)
 {
 	struct prof_module *m;
@@ -382,6 +389,7 @@ static const char *prof_module_path(const Dl_info *info)
 	return info->dli_fname[0] != '\0' ? info->dli_fname : "/proc/self/exe";
 }
 
+/* See prof.h: dladdr first, the file's .symtab for static functions, else offsets. */
 const char *prof_symbolise(uintptr_t addr, char *buf, size_t size)
 {
 	Dl_info info;
@@ -501,6 +509,7 @@ static void prof_trim(struct prof_dump *d)
 
 /* ---- jemalloc controls ----------------------------------------------------------------------- */
 
+/* Read a boolean control (config.prof, opt.prof, prof.active); -1 if unknown. */
 static int prof_get_bool(const char *name, int *out)
 {
 	const struct jemalloc_api *api = jemalloc_get();
@@ -513,6 +522,7 @@ static int prof_get_bool(const char *name, int *out)
 	return 0;
 }
 
+/* Switch sampling on or off (prof.active). */
 static int prof_set_active(int on)
 {
 	bool b = on != 0;
@@ -566,6 +576,7 @@ static int prof_dir(char *buf, size_t size, struct cmd_error *err)
 	return 0;
 }
 
+/* One of our kept dumps by sequence number, or NULL. */
 static const struct prof_file *prof_find(long long seq)
 {
 	for (unsigned i = 0; i < prof.nfiles; i++)
@@ -679,7 +690,9 @@ static int prof_load(const struct prof_file *f, struct prof_dump *d, struct cmd_
 
 /* ---- presentation ---------------------------------------------------------------------------- */
 
-static json_t *prof_stack_json(const struct prof_dump *d, const struct prof_site *s, long long depth)
+/* A site's stack, symbolised, at most depth frames. */
+static json_t *prof_stack_json(const struct prof_dump *d, const struct prof_site *s,
+                               long long depth)
 {
 	json_t *stack = json_array();
 	char buf[512];
@@ -690,6 +703,7 @@ static json_t *prof_stack_json(const struct prof_dump *d, const struct prof_site
 	return stack;
 }
 
+/* One top site on the wire: estimated and sampled counts, share, function, stack. */
 static json_t *prof_site_json(const struct prof_dump *d, const struct prof_site *s, long long depth)
 {
 	char fn[512];
@@ -705,6 +719,7 @@ static json_t *prof_site_json(const struct prof_dump *d, const struct prof_site 
 static const struct prof_dump *prof_sort_dump;
 static int prof_sort_by_objects;
 
+/* qsort order of site indexes: most bytes (or objects) first. */
 static int prof_site_cmp(const void *pa, const void *pb)
 {
 	const struct prof_site *a = &prof_sort_dump->sites[*(const size_t *)pa];
@@ -715,6 +730,7 @@ static int prof_site_cmp(const void *pa, const void *pb)
 	return ka > kb ? -1 : ka < kb;
 }
 
+/* The limit largest sites by bytes or by objects. */
 static json_t *prof_top_list(const struct prof_dump *d, int by_objects, long long limit,
                              long long depth)
 {
@@ -744,11 +760,13 @@ struct prof_fn {
 	unsigned sites;
 };
 
+/* qsort by function name, to merge the sites of one function. */
 static int prof_fn_cmp_name(const void *a, const void *b)
 {
 	return strcmp(((const struct prof_fn *)a)->name, ((const struct prof_fn *)b)->name);
 }
 
+/* qsort by bytes, largest first. */
 static int prof_fn_cmp_bytes(const void *pa, const void *pb)
 {
 	const struct prof_fn *a = pa, *b = pb;
@@ -756,6 +774,7 @@ static int prof_fn_cmp_bytes(const void *pa, const void *pb)
 	return a->bytes > b->bytes ? -1 : a->bytes < b->bytes;
 }
 
+/* In-use bytes per allocating function (pprof's "flat" view), largest first. */
 static json_t *prof_functions(const struct prof_dump *d, long long limit)
 {
 	struct prof_fn *fns = calloc(d->nsites ? d->nsites : 1, sizeof *fns);
@@ -811,6 +830,7 @@ struct prof_delta {
 	double from_bytes, to_bytes, from_objs, to_objs;
 };
 
+/* Two sites (maybe of two dumps) with identical frames are the same site. */
 static int prof_same_stack(const struct prof_dump *a, const struct prof_site *sa,
                            const struct prof_dump *b, const struct prof_site *sb)
 {
@@ -819,6 +839,7 @@ static int prof_same_stack(const struct prof_dump *a, const struct prof_site *sa
 	              sa->nframes * sizeof *a->frames) == 0;
 }
 
+/* FNV-1a over a site's frames, to match stacks between dumps. */
 static uint64_t prof_stack_hash(const struct prof_dump *d, const struct prof_site *s)
 {
 	uint64_t h = 1469598103934665603ull;
@@ -828,6 +849,7 @@ static uint64_t prof_stack_hash(const struct prof_dump *d, const struct prof_sit
 	return h;
 }
 
+/* qsort order of matched sites: most grown first, most shrunk last. */
 static int prof_delta_cmp(const void *pa, const void *pb)
 {
 	const struct prof_delta *a = pa, *b = pb;
@@ -836,6 +858,7 @@ static int prof_delta_cmp(const void *pa, const void *pb)
 	return da > db ? -1 : da < db;
 }
 
+/* One diff row on the wire: change, before, now, function, stack. */
 static json_t *prof_delta_json(const struct prof_delta *x, long long depth)
 {
 	char fn[512];
@@ -846,10 +869,12 @@ static json_t *prof_delta_json(const struct prof_delta *x, long long depth)
 	                 (json_int_t)llround(x->to_objs - x->from_objs), "from_bytes",
 	                 (json_int_t)llround(x->from_bytes), "to_bytes",
 	                 (json_int_t)llround(x->to_bytes), "to_objects", (json_int_t)llround(x->to_objs),
-	                 "function", s->nframes ? prof_function(x->d->frames[s->first], fn, sizeof fn) : "?",
+	                 "function",
+	                 s->nframes ? prof_function(x->d->frames[s->first], fn, sizeof fn) : "?",
 	                 "stack", prof_stack_json(x->d, s, depth));
 }
 
+/* Match the two dumps' sites by stack and list what grew and what shrank. */
 static json_t *prof_diff_json(const struct prof_dump *from, const struct prof_dump *to,
                               long long limit, long long depth)
 {
@@ -918,6 +943,7 @@ static json_t *prof_diff_json(const struct prof_dump *from, const struct prof_du
 
 /* ---- actions --------------------------------------------------------------------------------- */
 
+/* The dumps kept, oldest first, with their age. */
 static json_t *prof_files_json(void)
 {
 	json_t *list = json_array();
@@ -938,6 +964,7 @@ static const char *prof_owner(int active)
 	return prof.ours ? "sonde" : "outside";
 }
 
+/* status: what is compiled in and armed, who runs sampling, what to set if nothing is. */
 static int prof_status(json_t **result)
 {
 	const struct jemalloc_api *api = jemalloc_get();
@@ -996,6 +1023,7 @@ static int prof_status(json_t **result)
 	return 0;
 }
 
+/* start: switch sampling on for sonde, unless a run is active already. */
 static int prof_start(const json_t *req, json_t **result, struct cmd_error *err)
 {
 	long long seconds, lg;
@@ -1034,6 +1062,7 @@ static int prof_start(const json_t *req, json_t **result, struct cmd_error *err)
 	return prof_status(result);
 }
 
+/* stop: switch off a run sonde started; one started elsewhere is left alone. */
 static int prof_stop(json_t **result, struct cmd_error *err)
 {
 	int active = 0;
@@ -1054,6 +1083,7 @@ static int prof_stop(json_t **result, struct cmd_error *err)
 	return prof_status(result);
 }
 
+/* dump: a new private dump file; its path and size are returned. */
 static int prof_dump_action(json_t **result, struct cmd_error *err)
 {
 	const struct prof_file *f;
@@ -1070,6 +1100,7 @@ static int prof_dump_action(json_t **result, struct cmd_error *err)
 	return 0;
 }
 
+/* top: the top sites of a dump (the latest by default; a first dump is taken if none). */
 static int prof_top(const json_t *req, json_t **result, struct cmd_error *err)
 {
 	long long seq, limit, depth;
@@ -1111,6 +1142,7 @@ static int prof_top(const json_t *req, json_t **result, struct cmd_error *err)
 	return 0;
 }
 
+/* diff: what grew and shrank between two dumps (the last two by default). */
 static int prof_diff(const json_t *req, json_t **result, struct cmd_error *err)
 {
 	long long from_seq, to_seq, limit, depth;
@@ -1204,6 +1236,7 @@ const struct command_entry cmd_prof_entry = {
 
 /* ---- the probe: a timed run stops by itself ------------------------------------------------- */
 
+/* A timed run stops by itself; a run switched off elsewhere is not ours any more. */
 static void prof_probe_tick(uint64_t now_ns)
 {
 	int active = 0;
@@ -1223,11 +1256,13 @@ static void prof_probe_tick(uint64_t now_ns)
 	}
 }
 
+/* Nothing to do until a client asks for profiling. */
 static int prof_probe_init(void)
 {
 	return 0;
 }
 
+/* The agent stops: end our run, drop the caches and the mapped symbol files. */
 static void prof_probe_fini(void)
 {
 	/* A run we started ends with the agent: the host is not left sampling. */

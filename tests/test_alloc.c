@@ -324,7 +324,8 @@ static void test_je_command_matches_stats_print(void **state)
 	assert_close("mapped", jget(r, "global/mapped_bytes"), jget(je, "stats/mapped"), 0);
 	assert_close("retained", jget(r, "global/retained_bytes"), jget(je, "stats/retained"), 0);
 
-	usage = json_real_value(json_object_get(json_object_get(json_object_get(r, "derived"), "usage"), "value"));
+	usage = json_real_value(
+		json_object_get(json_object_get(json_object_get(r, "derived"), "usage"), "value"));
 	frag = json_real_value(
 		json_object_get(json_object_get(json_object_get(r, "derived"), "fragmentation"), "value"));
 	assert_true(fabs(usage - (double)jget(r, "global/allocated_bytes") /
@@ -539,7 +540,8 @@ static void test_glibc_figures_and_rate_limit(void **state)
 	assert_non_null(r2);
 	assert_true(json_is_true(json_object_get(json_object_get(r2, "cost"), "cached")));
 	assert_true(json_real_value(json_object_get(json_object_get(r2, "cost"), "age_s")) < 1.0);
-	assert_true(json_real_value(json_object_get(json_object_get(r2, "cost"), "next_refresh_in_s")) > 0);
+	assert_true(json_real_value(json_object_get(json_object_get(r2, "cost"), "next_refresh_in_s")) >
+	            0);
 	assert_int_equal(jget(r2, "mallinfo2/in_use_bytes"), jget(r1, "mallinfo2/in_use_bytes"));
 
 	/* A second later: a fresh reading that sees the frees. */
@@ -547,7 +549,8 @@ static void test_glibc_figures_and_rate_limit(void **state)
 	r3 = run_alloc("{\"cmd\":\"alloc\"}", &err);
 	assert_non_null(r3);
 	assert_false(json_is_true(json_object_get(json_object_get(r3, "cost"), "cached")));
-	assert_true(jget(r3, "mallinfo2/in_use_bytes") + 90 * 100000 <= jget(r1, "mallinfo2/in_use_bytes"));
+	assert_true(jget(r3, "mallinfo2/in_use_bytes") + 90 * 100000 <=
+	            jget(r1, "mallinfo2/in_use_bytes"));
 	json_decref(r1);
 	json_decref(r2);
 	json_decref(r3);

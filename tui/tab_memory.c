@@ -63,6 +63,7 @@ static struct {
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
+/* A member of a reply by "a/b/c" path, or NULL. */
 static const json_t *mem_get(const json_t *o, const char *path)
 {
 	char buf[128], *save = NULL;
@@ -74,6 +75,7 @@ static const json_t *mem_get(const json_t *o, const char *path)
 	return cur;
 }
 
+/* A number of a reply by path, or NAN (drawn as "-"). */
 static double mem_num(const json_t *o, const char *path)
 {
 	const json_t *v = mem_get(o, path);
@@ -81,6 +83,7 @@ static double mem_num(const json_t *o, const char *path)
 	return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
+/* A slot's latest result, or NULL. */
 static const json_t *mem_result(struct ui *ui, const char *slot)
 {
 	const struct fetch_reply *r = fetch_get(ui->fetch, slot);
@@ -94,6 +97,7 @@ static const json_t *mem_dumps(struct ui *ui)
 	return json_object_get(mem_result(ui, MEM_SLOT_PROF), "dumps");
 }
 
+/* The sequence number of the newest dump (from_end 0) or the one before (1); 0: none. */
 static long mem_dump_seq(struct ui *ui, size_t from_end)
 {
 	const json_t *d = mem_dumps(ui);
@@ -104,6 +108,7 @@ static long mem_dump_seq(struct ui *ui, size_t from_end)
 	return (long)json_integer_value(json_object_get(json_array_get(d, n - 1 - from_end), "seq"));
 }
 
+/* Does the reply describe glibc malloc (another layout) rather than jemalloc? */
 static int mem_is_glibc(const json_t *alloc)
 {
 	return strcmp(ui_str(alloc, "allocator", ""), "glibc") == 0;
@@ -111,6 +116,7 @@ static int mem_is_glibc(const json_t *alloc)
 
 /* ---- fetch -------------------------------------------------------------------------------- */
 
+/* One chart point per new alloc reply; a new connection starts a new history. */
 static void mem_history_append(struct ui *ui)
 {
 	const struct fetch_reply *r = fetch_get(ui->fetch, MEM_SLOT_ALLOC);
@@ -170,6 +176,7 @@ static void mem_action_done(struct ui *ui)
 	mem.pending = NULL;
 }
 
+/* What the tab shows: alloc and prof status always, top or diff in the profile panel. */
 static void mem_fetch(struct ui *ui)
 {
 	mem_history_append(ui);
@@ -204,6 +211,7 @@ static void mem_put_best(WINDOW *w, int y, int width, int role, char cands[][256
 		}
 }
 
+/* Three lines: the figures, then usage and fragmentation said in words. */
 static void mem_summary_jemalloc(WINDOW *w, int width, const json_t *a)
 {
 	char c[4][256], al[FMT_SIZE], ac[FMT_SIZE], re[FMT_SIZE], me[FMT_SIZE], rt[FMT_SIZE];
@@ -249,6 +257,7 @@ static void mem_summary_jemalloc(WINDOW *w, int width, const json_t *a)
 	             4);
 }
 
+/* Three lines: the figures, the free share in words, and what reading them cost. */
 static void mem_summary_glibc(WINDOW *w, int width, const json_t *a)
 {
 	char c[4][256], in[FMT_SIZE], fr[FMT_SIZE], mm[FMT_SIZE], ps[FMT_SIZE], rl[FMT_SIZE];
@@ -287,11 +296,13 @@ static void mem_summary_glibc(WINDOW *w, int width, const json_t *a)
 
 /* ---- history chart ------------------------------------------------------------------------ */
 
+/* chart_format_fn for the byte axis. */
 static const char *mem_fmt_bytes(char *buf, size_t size, double v)
 {
 	return fmt_bytes(buf, size, v);
 }
 
+/* The legend line and the chart of the history since attach, with its axes. */
 static void mem_draw_chart(struct ui *ui, WINDOW *w, int y, int height, int width, int glibc)
 {
 	static const char *const je_labels[3] = {"allocated", "active", "resident"};
@@ -359,6 +370,7 @@ static void mem_clamp(long n, int rows)
 /* A table: header at y, then rows from the JSON array via a row formatter. */
 typedef void (*mem_row_fn)(const json_t *row, char cells[][64]);
 
+/* A panel table: header, then the rows from a JSON array (selection shown). */
 static void mem_draw_table(WINDOW *w, int y, int height, int width, const struct table_column *cols,
                            size_t ncols, int sorted, const json_t *rows, mem_row_fn fmt,
                            int selectable)
@@ -403,6 +415,7 @@ static const struct table_column mem_arena_cols[] = {
 	{"FREE/s", 8, 9, 0, 4, TABLE_RIGHT},
 };
 
+/* Cells of one jemalloc arena row. */
 static void mem_arena_row(const json_t *r, char c[][64])
 {
 	snprintf(c[0], 64, "%.0f", ui_num(r, "index"));
@@ -428,6 +441,7 @@ static const struct table_column mem_glibc_arena_cols[] = {
 	{"MAX SYSTEM", 10, 10, 0, 3, TABLE_RIGHT},
 };
 
+/* Cells of one glibc arena row. */
 static void mem_glibc_arena_row(const json_t *r, char c[][64])
 {
 	snprintf(c[0], 64, "%.0f", ui_num(r, "nr"));
@@ -446,6 +460,7 @@ static const struct table_column mem_class_cols[] = {
 	{"SLAB SIZE", 9, 9, 0, 2, TABLE_RIGHT},
 };
 
+/* Cells of one size class row. */
 static void mem_class_row(const json_t *r, char c[][64])
 {
 	fmt_bytes(c[0], 64, ui_num(r, "size_bytes"));
@@ -466,6 +481,7 @@ static const struct table_column mem_site_cols[] = {
 	{"CALLED FROM", 12, 30, 3, 3, TABLE_LEFT},
 };
 
+/* Cells of one top-site row. */
 static void mem_site_row(const json_t *r, char c[][64])
 {
 	const json_t *stack = json_object_get(r, "stack");
@@ -484,6 +500,7 @@ static const struct table_column mem_delta_cols[] = {
 	{"CALLED FROM", 12, 30, 3, 3, TABLE_LEFT},
 };
 
+/* Cells of one diff row. */
 static void mem_delta_row(const json_t *r, char c[][64])
 {
 	const json_t *stack = json_object_get(r, "stack");
@@ -513,6 +530,7 @@ static json_t *mem_profile_rows(struct ui *ui)
 	return rows;
 }
 
+/* The profiling panel: state line, what is shown, then the table or one stack. */
 static void mem_draw_profile(struct ui *ui, WINDOW *w, int y, int height, int width)
 {
 	const json_t *st = mem_result(ui, MEM_SLOT_PROF);
@@ -552,7 +570,8 @@ static void mem_draw_profile(struct ui *ui, WINDOW *w, int y, int height, int wi
 	if (mem_dump_seq(ui, mem.diff ? 1 : 0) == 0) {
 		ui_put(w, y + 1, 0, width, TH_DIM,
 		       mem.diff ? "diff needs two dumps: press d twice, some time apart"
-		                : "no dump yet: r starts sampling, d writes a dump, then its top sites show here");
+		                : "no dump yet: r starts sampling, d writes a dump, then its top sites "
+		                  "show here");
 		return;
 	}
 	{
@@ -623,6 +642,7 @@ static void mem_draw_selector(WINDOW *w, int y, int width, int glibc)
 	}
 }
 
+/* The tab: summary, chart, panel selector, panel. */
 static void mem_draw(struct ui *ui, WINDOW *w, int height, int width)
 {
 	const struct fetch_reply *r = fetch_get(ui->fetch, MEM_SLOT_ALLOC);
@@ -684,6 +704,7 @@ static void mem_draw(struct ui *ui, WINDOW *w, int height, int width)
 
 /* ---- keys --------------------------------------------------------------------------------- */
 
+/* a / c / p: choose the panel. */
 static unsigned mem_key_panel(struct ui *ui, int key)
 {
 	(void)ui;
@@ -693,6 +714,7 @@ static unsigned mem_key_panel(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW | KEYS_REFETCH;
 }
 
+/* o: next size-class order (waste, size, utilisation). */
 static unsigned mem_key_sort(struct ui *ui, int key)
 {
 	(void)ui;
@@ -703,6 +725,7 @@ static unsigned mem_key_sort(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW | KEYS_REFETCH;
 }
 
+/* Arrows, pages, Home/End: move the selection in the panel's table. */
 static unsigned mem_key_move(struct ui *ui, int key)
 {
 	long page = ui->body_h > 10 ? ui->body_h / 2 : 5;
@@ -732,6 +755,7 @@ static unsigned mem_key_move(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW;
 }
 
+/* Enter: open or close the selected site's stack. */
 static unsigned mem_key_stack(struct ui *ui, int key)
 {
 	(void)ui;
@@ -742,6 +766,7 @@ static unsigned mem_key_stack(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW;
 }
 
+/* D: top sites of the latest dump, or its diff against the previous one. */
 static unsigned mem_key_diff(struct ui *ui, int key)
 {
 	(void)ui;
@@ -795,6 +820,7 @@ static const struct key_binding mem_bindings[] = {
 
 static const struct key_table mem_keys = {"Memory", mem_bindings};
 
+/* Coming back to the tab shows tables, not a stack left open. */
 static void mem_enter(struct ui *ui)
 {
 	(void)ui;

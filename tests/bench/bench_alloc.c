@@ -173,7 +173,8 @@ int main(int argc, char **argv)
 	m_name = bench_quantile(byname, n, 0.5);
 	printf("  refresh through cached MIBs: median %.1f us (p90 %.1f us) = %.2f x the %.0f us target\n",
 	       m_mib, bench_quantile(mib, n, 0.9), m_mib / TARGET_US, TARGET_US);
-	printf("  whole alloc command (reading + JSON reply): median %.1f us (p90 %.1f us) = %.2f x target\n",
+	printf("  whole alloc command (reading + JSON reply): median %.1f us (p90 %.1f us) = %.2f x "
+	       "target\n",
 	       m_cmd, bench_quantile(cmd, n, 0.9), m_cmd / TARGET_US);
 	printf("  same reading by name with mallctl(): median %.1f us (p90 %.1f us); MIB reading is "
 	       "%.1f x faster\n",
