@@ -41,9 +41,14 @@
 
 /* ---- chunks ------------------------------------------------------------------------------ */
 
-static struct registry_chunk *_Atomic chunks[REGISTRY_MAX_CHUNKS];
-static pthread_mutex_t chunk_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic uint32_t fresh_next;     /* first never-used slot number */
+/* Globals that every spawn/exit reads (chunks, ring, used) each sit on cache lines of their own,
+ * apart from the ones that threads write (counters, locks): a write must not evict a line that
+ * every other thread is reading. */
+#define LINE_ALONE __attribute__((aligned(64)))
+
+static struct registry_chunk *_Atomic chunks[REGISTRY_MAX_CHUNKS] LINE_ALONE;
+static pthread_mutex_t chunk_lock LINE_ALONE = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint32_t fresh_next LINE_ALONE;     /* first never-used slot number */
 
 /* The chunk for slot numbers starting at c << SHIFT, made on first need. mmap() gives zeroed,
  * lazily backed pages: generation 0 is "free", and an untouched chunk costs address space only. */
@@ -97,28 +102,39 @@ static inline struct registry_chunk *registry_chunk_of(uint32_t idx)
 
 /* ---- per-thread caches and the depot ----------------------------------------------------- */
 
+struct exit_ring;
+
 struct registry_cache {
 	uint32_t n;
 	uint32_t slots[CACHE_CAP];
 	uint64_t id_next, id_end;
-	int registered;                 /* the thread-exit destructor is armed */
+	struct exit_ring *ring;         /* the ring the position block below belongs to */
+	uint64_t ring_pos, ring_end;    /* this thread's block of exit ring positions */
+	_Atomic uint64_t exits;         /* exits this thread recorded (the agent sums them) */
+	int registered;                 /* in the cache list, thread-exit destructor armed */
 	pid_t tid;                      /* gettid(), once */
 	int jemalloc_state;             /* 0 unknown, 1 counters found, -1 none */
 	uint64_t *allocatedp, *deallocatedp;
+	struct registry_cache *prev, *next;
 };
 
 static _Thread_local struct registry_cache cache;
 static _Thread_local sonde_task *self_task;
 
-static pthread_mutex_t depot_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Every thread's cache, for the exact exit count; threads that ended leave their count here. */
+static pthread_mutex_t caches_lock LINE_ALONE = PTHREAD_MUTEX_INITIALIZER;
+static struct registry_cache *caches;
+static uint64_t retired_exits;
+
+static pthread_mutex_t depot_lock LINE_ALONE = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t *depot;
 static size_t depot_n, depot_cap;
 static pthread_key_t cache_key;
 static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
 
-static _Atomic uint64_t id_next = 1;
-static _Atomic int used;
-static _Atomic uint64_t restarts_total;
+static _Atomic uint64_t id_next LINE_ALONE = 1;
+static _Atomic int used LINE_ALONE;
+static _Atomic uint64_t restarts_total LINE_ALONE;
 
 /* Give slot numbers to the shared depot. Returns how many were taken (all, unless out of memory:
  * then the rest stay with the caller). */
@@ -146,18 +162,45 @@ static size_t registry_depot_put(const uint32_t *slots, size_t n)
 	return n;
 }
 
-/* A thread that ends hands its cached free slots back, so they are not lost with it. */
+/* A thread that ends hands its cached free slots back, so they are not lost with it, and
+ * leaves its exit count behind. */
 static void registry_cache_release(void *arg)
 {
 	struct registry_cache *c = arg;
 
 	if (c->n > 0 && registry_depot_put(c->slots, c->n) == c->n)
 		c->n = 0;
+	pthread_mutex_lock(&caches_lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		caches = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	retired_exits += atomic_load_explicit(&c->exits, RLX);
+	atomic_store_explicit(&c->exits, 0, RLX);
+	pthread_mutex_unlock(&caches_lock);
+	c->registered = 0;
 }
 
 static void registry_cache_key_create(void)
 {
 	(void)pthread_key_create(&cache_key, registry_cache_release);
+}
+
+/* First use on a thread: join the cache list and arm the thread-exit destructor. */
+static void registry_cache_register(struct registry_cache *c)
+{
+	pthread_once(&cache_key_once, registry_cache_key_create);
+	(void)pthread_setspecific(cache_key, c);
+	pthread_mutex_lock(&caches_lock);
+	c->prev = NULL;
+	c->next = caches;
+	if (caches)
+		caches->prev = c;
+	caches = c;
+	pthread_mutex_unlock(&caches_lock);
+	c->registered = 1;
 }
 
 /* Fill the cache: recycled slots from the depot first (their chunks already exist), else a
@@ -167,11 +210,8 @@ static int registry_cache_refill(struct registry_cache *c)
 	size_t take;
 	uint32_t first;
 
-	if (!c->registered) {
-		pthread_once(&cache_key_once, registry_cache_key_create);
-		(void)pthread_setspecific(cache_key, c);
-		c->registered = 1;
-	}
+	if (!c->registered)
+		registry_cache_register(c);
 	pthread_mutex_lock(&depot_lock);
 	take = depot_n < CACHE_BATCH ? depot_n : CACHE_BATCH;
 	if (take > 0)
@@ -363,25 +403,28 @@ SONDE_API sonde_task *sonde_task_spawn(const struct sonde_task_spec *spec)
 struct exit_entry {
 	_Atomic uint64_t seq;         /* 2*(pos+1) when complete, +1 while being written */
 	_Atomic uint64_t w[EXIT_WORDS];
-};
+} LINE_ALONE;
 
 struct exit_ring {
 	unsigned cap;
-	_Atomic uint64_t head;        /* exits recorded (or dropped) into this ring */
 	struct exit_ring *retired;    /* rings replaced by this one: kept, writers may linger */
-	struct exit_entry e[];
+	_Atomic uint64_t head LINE_ALONE; /* positions handed out (in blocks) */
+	struct exit_entry e[] LINE_ALONE;
 };
 
-static struct exit_ring *_Atomic ring;
-static _Atomic uint64_t ring_dropped;
-static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct exit_ring *_Atomic ring LINE_ALONE;
+static _Atomic uint64_t ring_dropped LINE_ALONE;
+static pthread_mutex_t ring_lock LINE_ALONE = PTHREAD_MUTEX_INITIALIZER;
 
 static struct exit_ring *registry_ring_new(unsigned cap)
 {
-	struct exit_ring *r = calloc(1, sizeof *r + (size_t)cap * sizeof r->e[0]);
+	size_t size = sizeof(struct exit_ring) + (size_t)cap * sizeof(struct exit_entry);
+	struct exit_ring *r = aligned_alloc(64, (size + 63) / 64 * 64);
 
-	if (r != NULL)
+	if (r != NULL) {
+		memset(r, 0, size);
 		r->cap = cap;
+	}
 	return r;
 }
 
@@ -403,19 +446,34 @@ static struct exit_ring *registry_ring(void)
 	return r;
 }
 
-/* Write one record. Two writers meet on an entry only when one was lapped by cap exits while
- * it was preempted; then the older record is dropped (counted), the writer never waits. */
-static void registry_ring_put(const struct registry_exit *rec)
+/*
+ * Write one record. Each thread takes ring positions in blocks of RING_BLOCK, so exits on
+ * different threads do not fight over the ring's head (or write neighbouring entries) on every
+ * call; a block gone stale (others have written half a ring since) is given up for a fresh one,
+ * so a thread that exits rarely still lands among the newest records. Two writers meet on an
+ * entry only when one was lapped while preempted; then the older record is dropped (counted):
+ * the writer never waits.
+ */
+#define RING_BLOCK 16u
+
+static void registry_ring_put(struct registry_cache *c, const struct registry_exit *rec)
 {
 	struct exit_ring *r = registry_ring();
 	struct exit_entry *e;
 	uint64_t pos, s, words[EXIT_WORDS] = {0};
 
+	atomic_store_explicit(&c->exits, atomic_load_explicit(&c->exits, RLX) + 1, RLX);
 	if (r == NULL) {
 		atomic_fetch_add_explicit(&ring_dropped, 1, RLX);
 		return;
 	}
-	pos = atomic_fetch_add_explicit(&r->head, 1, RLX);
+	if (c->ring != r || c->ring_pos == c->ring_end ||
+	    atomic_load_explicit(&r->head, RLX) - c->ring_pos > r->cap / 2) {
+		c->ring = r;
+		c->ring_pos = atomic_fetch_add_explicit(&r->head, RING_BLOCK, RLX);
+		c->ring_end = c->ring_pos + RING_BLOCK;
+	}
+	pos = c->ring_pos++;
 	e = &r->e[pos % r->cap];
 	s = atomic_load_explicit(&e->seq, RLX);
 	if ((s & 1) || s >= 2 * (pos + 1) ||
@@ -526,10 +584,8 @@ int registry_set_exit_ring(unsigned capacity)
 		atomic_store_explicit(&e->seq, 2 * (pos + 1), RLX);
 	}
 	free(keep);
-	atomic_store_explicit(&r->head, old ? atomic_load_explicit(&old->head, RLX) : 0, RLX);
-	/* keep the positions consistent with head: renumbering is cosmetic, records are what count */
-	if (old && atomic_load_explicit(&r->head, RLX) < n)
-		atomic_store_explicit(&r->head, n, RLX);
+	/* the carried-over records hold positions 0..n-1; new ones follow */
+	atomic_store_explicit(&r->head, n, RLX);
 	pthread_mutex_lock(&ring_lock);
 	r->retired = old;
 	atomic_store_explicit(&ring, r, REL);
@@ -549,12 +605,17 @@ uint64_t registry_exit_ring_dropped(void)
 	return atomic_load_explicit(&ring_dropped, RLX);
 }
 
-/* Total exits: the heads of the current ring (which starts from the previous one's). */
+/* Total exits: every thread's count, and those of threads that ended. */
 static uint64_t registry_exited_count(void)
 {
-	struct exit_ring *r = atomic_load_explicit(&ring, ACQ);
+	uint64_t n;
 
-	return r ? atomic_load_explicit(&r->head, RLX) : 0;
+	pthread_mutex_lock(&caches_lock);
+	n = retired_exits;
+	for (struct registry_cache *c = caches; c != NULL; c = c->next)
+		n += atomic_load_explicit(&c->exits, RLX);
+	pthread_mutex_unlock(&caches_lock);
+	return n;
 }
 
 SONDE_API void sonde_task_exit(sonde_task *task, const char *reason)
@@ -602,7 +663,9 @@ SONDE_API void sonde_task_exit(sonde_task *task, const char *reason)
 	len = strnlen(reason, REGISTRY_REASON_MAX - 1);
 	memcpy(rec.reason, reason, len);
 	memset(rec.reason + len, 0, REGISTRY_REASON_MAX - len);
-	registry_ring_put(&rec);
+	if (!c->registered)
+		registry_cache_register(c);
+	registry_ring_put(c, &rec);
 
 	if (self_task == task)
 		self_task = NULL;
@@ -614,11 +677,6 @@ SONDE_API void sonde_task_exit(sonde_task *task, const char *reason)
 		c->n -= (uint32_t)moved;
 		if (moved == 0)
 			return; /* depot out of memory: the slot stays unused, the host goes on */
-	}
-	if (!c->registered) {
-		pthread_once(&cache_key_once, registry_cache_key_create);
-		(void)pthread_setspecific(cache_key, c);
-		c->registered = 1;
 	}
 	c->slots[c->n++] = idx;
 }
