@@ -1232,7 +1232,7 @@ static void test_idle_timeout(void **state)
 static void test_fork_child_does_not_serve(void **state)
 {
 	struct fixture *f = *state;
-	const char *args[] = {"--fork-child", "1500", NULL};
+	const char *args[] = {"--fork-child", "3000", NULL};
 	const char *env[] = {TEST_FORK_ENV, NULL};
 	char *line, path[128], sock_of_child[128];
 	long child;
@@ -1312,7 +1312,7 @@ static void test_fork_parent_killed(void **state)
 static void test_fork_child_starts_its_own(void **state)
 {
 	struct fixture *f = *state;
-	const char *args[] = {"--fork-child", "1500", "--child-start", NULL};
+	const char *args[] = {"--fork-child", "3000", "--child-start", NULL};
 	const char *env[] = {TEST_FORK_ENV, NULL};
 	char *line, sock_of_child[128], want[PATH_MAX];
 	long child;

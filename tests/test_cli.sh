@@ -22,7 +22,7 @@ PIDS=""
 # An ASan build of libsonde.so preloaded into an uninstrumented program cannot come first in the
 # library list; tell the ASan runtime that this is intended, and not to report the program's leaks.
 if ldd "$LIBSONDE" 2>/dev/null | grep -q libasan; then
-	ASAN_OPTIONS="verify_asan_link_order=0:detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:detect_leaks=0"   # last wins
 	export ASAN_OPTIONS
 fi
 
