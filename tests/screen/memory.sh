@@ -8,14 +8,14 @@
 #     x stops;
 #   - --ascii leaves nothing but ASCII on the Memory tab;
 #   - the demo without MALLOC_CONF: the panel says exactly what to set;
-#   - tests/host (glibc malloc, under the same agent): the tab shows glibc's figures and cost.
+#   - `sonde run` on a program that uses glibc malloc (sleep): the tab shows glibc's figures and
+#     what reading them cost.
 . "$(dirname "$0")/lib.sh"
 
-HOST=$top_builddir/tests/host
 HOST_PID=
 setup
-[ -x "$HOST" ] || skip_all "$HOST is not built"
-# Our extra process (the glibc host) is cleaned up by its pid, then lib.sh's cleanup runs.
+command -v sleep >/dev/null 2>&1 || skip_all "no sleep program to run under sonde run"
+# Our extra process (the glibc program) is cleaned up by its pid, then lib.sh's cleanup runs.
 memory_cleanup() {
 	if [ -n "$HOST_PID" ]; then
 		kill "$HOST_PID" 2>/dev/null
@@ -94,23 +94,22 @@ check "without MALLOC_CONF the panel says exactly what to set" \
 	wait_screen 8 "MALLOC_CONF=prof:true,prof_active:false"
 stop_demo
 
-# ---- glibc malloc -----------------------------------------------------------------------------
-mkfifo "$WORK/host.in"
-"$HOST" --name glibc-host <"$WORK/host.in" >"$WORK/host.out" 2>"$WORK/host.err" &
+# ---- glibc malloc, under `sonde run` ----------------------------------------------------------
+# sonde run preloads the agent and executes the program in its own process: $! is its pid.
+"$SONDE" run --name glibc-run -- sleep 600 >"$WORK/run.out" 2>"$WORK/run.err" &
 HOST_PID=$!
-exec 3>"$WORK/host.in"
 for _ in $(seq 100); do
-	grep -q '^ready ' "$WORK/host.out" 2>/dev/null && break
+	[ -S "$SONDE_DIR/$HOST_PID.sock" ] && break
 	sleep 0.1
 done
 next_server
 start_tui 80 24 -p "$HOST_PID"
-wait_screen 10 "glibc-host" || true
+wait_screen 10 "glibc-run" || true
 keys 3
-check "glibc host: glibc malloc figures" wait_screen 10 "^glibc .*in use .*free"
-check "glibc host: free share explained (fordblks / arena)" wait_screen 5 "free share [0-9.]+%.*fordblks / arena"
-check "glibc host: the cost of mallinfo2 and malloc_info is shown" wait_screen 5 "mallinfo2 [0-9]+ us \\+ malloc_info [0-9]+ us"
-check "glibc host: its arenas" wait_screen 5 "ARENA +SYSTEM +IN USE +FREE"
-exec 3>&-
+check "sonde run, glibc program: glibc malloc figures" wait_screen 10 "^glibc .*in use .*free"
+check "glibc: free share explained (fordblks / arena)" wait_screen 5 "free share [0-9.]+%.*fordblks / arena"
+check "glibc: the cost of mallinfo2 and malloc_info is shown" \
+	wait_screen 5 "mallinfo2 [0-9]+ us \\+ malloc_info [0-9]+ us"
+check "glibc: its arenas" wait_screen 5 "ARENA +SYSTEM +IN USE +FREE"
 
 finish
