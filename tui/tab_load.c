@@ -10,7 +10,9 @@
  * Time, not sample count, is the x axis: each chart column covers window/columns seconds and
  * shows the highest sample whose interval overlaps it (a spike stays visible when ten samples
  * share a column). A sample covers the interval that ended at its timestamp; a gap the agent
- * marked (missed ticks) or lost samples are drawn as nothing, never joined across.
+ * marked (missed ticks) or lost samples are drawn as nothing, never joined across. The copy of
+ * the history and that resampling live in history.c (pure, unit-tested); this file fetches,
+ * lays out and draws.
  *
  * Keys: w cycles the visible window (1, 5, 10 minutes); Left/Right move a cursor whose moment's
  * values replace the latest ones in the legends; Esc/End go back to live; g cycles the chart
@@ -28,86 +30,52 @@
 #include "chart.h"
 #include "fetch.h"
 #include "format.h"
+#include "history.h"
 #include "keys.h"
 #include "tabs.h"
 #include "theme.h"
 #include "ui.h"
 
 #define LOAD_SLOT "load.history"
-#define LOAD_THREAD_SLOTS 9          /* as many as the agent records per sample */
 #define LOAD_TOP_THREADS 3           /* thread lines on the CPU chart, beside the process */
-#define LOAD_MAX_SAMPLES 100000      /* the agent's own ring bound */
 #define LOAD_MAX_COLS 1024           /* widest chart drawn, in cells */
 #define LOAD_PANELS 6
 #define LOAD_PANEL_SERIES 4          /* one per TH_CHART_n role */
-
-/* The scalar series the tab asks for (wire names of the history command). */
-enum load_col {
-	LC_CPU, LC_RSS, LC_ALLOC_ALLOCATED, LC_ALLOC_RESIDENT, LC_TASK_MEMORY, LC_TASKS,
-	LC_SPAWN, LC_EXIT, LC_REDUCTIONS, LC_QUEUE, LC_COUNT,
-	LC_THREAD0 = LC_COUNT             /* pseudo-columns: the window's busiest threads */
-};
-
-static const char *const load_col_names[LC_COUNT] = {
-	"cpu_pct", "rss_bytes", "alloc_allocated_bytes", "alloc_resident_bytes",
-	"task_memory_bytes", "tasks", "spawn_per_s", "exit_per_s", "reductions_per_s", "queue",
-};
-
-struct load_thread {
-	int tid;
-	float pct;
-	char name[16];
-};
-
-struct load_sample {
-	unsigned long long seq;
-	double t;             /* wall clock, epoch seconds */
-	double mono;          /* agent monotonic seconds since its start */
-	double span;          /* seconds of time this sample's figures cover, ending at mono */
-	double v[LC_COUNT];
-	int nthreads;
-	struct load_thread threads[LOAD_THREAD_SLOTS];
-};
+#define LOAD_THREAD0 HC_COUNT        /* panel columns from here on: the busiest threads */
 
 struct load_panel {
 	const char *title;
 	chart_format_fn fmt;
 	int nseries;
-	int col[LOAD_PANEL_SERIES];       /* enum load_col, or LC_THREAD0 + k */
+	int col[LOAD_PANEL_SERIES];       /* enum history_col, or LOAD_THREAD0 + k */
 	const char *label[LOAD_PANEL_SERIES];
 };
 
 static const struct load_panel load_panels[LOAD_PANELS] = {
-	{"CPU", fmt_percent, 4, {LC_CPU, LC_THREAD0, LC_THREAD0 + 1, LC_THREAD0 + 2},
+	{"CPU", fmt_percent, 4, {HC_CPU, LOAD_THREAD0, LOAD_THREAD0 + 1, LOAD_THREAD0 + 2},
 	 {"process", NULL, NULL, NULL}},
-	{"Memory", fmt_bytes, 4, {LC_RSS, LC_ALLOC_RESIDENT, LC_ALLOC_ALLOCATED, LC_TASK_MEMORY},
+	{"Memory", fmt_bytes, 4, {HC_RSS, HC_ALLOC_RESIDENT, HC_ALLOC_ALLOCATED, HC_TASK_MEMORY},
 	 {"RSS", "resident", "allocated", "tasks"}},   /* resident/allocated: the allocator's */
-	{"Tasks", fmt_count, 1, {LC_TASKS}, {"live"}},
-	{"Spawn/exit", fmt_rate, 2, {LC_SPAWN, LC_EXIT}, {"spawn", "exit"}},
-	{"Reductions", fmt_rate, 1, {LC_REDUCTIONS}, {"all tasks"}},
-	{"Queue", fmt_count, 1, {LC_QUEUE}, {"total"}},
+	{"Tasks", fmt_count, 1, {HC_TASKS}, {"live"}},
+	{"Spawn/exit", fmt_rate, 2, {HC_SPAWN, HC_EXIT}, {"spawn", "exit"}},
+	{"Reductions", fmt_rate, 1, {HC_REDUCTIONS}, {"all tasks"}},
+	{"Queue", fmt_count, 1, {HC_QUEUE}, {"total"}},
 };
 
 static const unsigned load_windows_s[] = {60, 300, 600};
 
 static struct {
-	struct load_sample *ring;   /* oldest at (head + cap - count) % cap */
-	size_t cap, count, head;
-	unsigned long long cursor;  /* `next` of the last reply: the newest seq we hold */
+	struct history hist;        /* the copy of the agent's ring */
 	unsigned long long asked;   /* the since we declare (moves at refresh ticks) */
 	unsigned long asked_refresh;
-	int more;                   /* the agent has more after our cursor: ask at once */
 	uint64_t reply_seq;         /* fetch_reply.seq already merged */
-	uint64_t generation;        /* fetch generation the ring belongs to */
-	unsigned long long lost;    /* samples the agent no longer had when we asked */
-	double interval_s;
+	uint64_t generation;        /* fetch generation the copy belongs to */
 	unsigned window;            /* index into load_windows_s */
 	double cursor_t;            /* agent monotonic time under the cursor; NAN = live */
 	enum chart_symbols symbols;
 	int symbols_chosen;         /* g was pressed: keep the user's choice */
 	struct chart_scale scale[LOAD_PANELS];
-	uint64_t data_version, scaled_version;
-	unsigned char seen[LC_COUNT];   /* the column had a known value in some sample */
+	uint64_t scaled_version;    /* hist.version the scales last moved with */
 	unsigned scaled_window;
 	int top_tid[LOAD_TOP_THREADS];
 	char top_name[LOAD_TOP_THREADS][16];
@@ -118,276 +86,75 @@ static struct {
 
 static double load_slots[LOAD_PANEL_SERIES][LOAD_MAX_COLS * 2];
 
-/* ---- the client-side copy of the history ---------------------------------------------------- */
+/* ---- fetching ------------------------------------------------------------------------------- */
 
-static struct load_sample *load_at(size_t i)   /* i = 0 is the oldest held */
-{
-	return &load.ring[(load.head + load.cap - load.count + i) % load.cap];
-}
-
-/* Forget everything (another process, another incarnation of the agent). */
-static void load_reset(void)
-{
-	load.count = 0;
-	load.head = 0;
-	load.cursor = 0;
-	load.asked = 0;
-	load.more = 0;
-	load.lost = 0;
-	load.cursor_t = NAN;
-	memset(load.scale, 0, sizeof load.scale);
-	memset(load.seen, 0, sizeof load.seen);
-	load.data_version++;
-}
-
-/* Make room for cap samples, keeping what is held (oldest dropped if it shrinks). */
-static int load_reserve(size_t cap)
-{
-	struct load_sample *ring;
-	size_t keep;
-
-	if (cap > LOAD_MAX_SAMPLES)
-		cap = LOAD_MAX_SAMPLES;
-	if (cap <= load.cap)
-		return 0;
-	ring = calloc(cap, sizeof *ring);
-	if (ring == NULL)
-		return -1;
-	keep = load.count;
-	for (size_t i = 0; i < keep; i++)
-		ring[i] = *load_at(i);
-	free(load.ring);
-	load.ring = ring;
-	load.cap = cap;
-	load.count = keep;
-	load.head = keep % cap;
-	return 0;
-}
-
-static double load_num(const json_t *o, const char *key)
-{
-	const json_t *v = json_object_get(o, key);
-
-	return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-/* Append one sample of a reply; after_gap: the agent no longer had the samples before it. */
-static void load_append(const json_t *js, int after_gap)
-{
-	struct load_sample *s, *prev = load.count > 0 ? load_at(load.count - 1) : NULL;
-	const json_t *threads = json_object_get(js, "threads"), *th;
-	size_t i;
-
-	if (load.cap == 0 && load_reserve(600) != 0)
-		return;
-	s = &load.ring[load.head];
-	memset(s, 0, sizeof *s);
-	s->seq = (unsigned long long)json_integer_value(json_object_get(js, "seq"));
-	s->t = load_num(js, "t");
-	s->mono = load_num(js, "mono_s");
-	for (int c = 0; c < LC_COUNT; c++) {
-		s->v[c] = load_num(js, load_col_names[c]);
-		if (!isnan(s->v[c]))
-			load.seen[c] = 1;
-	}
-	json_array_foreach(threads, i, th) {
-		if (s->nthreads == LOAD_THREAD_SLOTS)
-			break;
-		struct load_thread *t = &s->threads[s->nthreads++];
-		t->tid = (int)json_integer_value(json_object_get(th, "tid"));
-		t->pct = (float)load_num(th, "cpu_pct");
-		snprintf(t->name, sizeof t->name, "%s", ui_str(th, "name", "?"));
-	}
-	/* The time this sample's figures cover: since the previous sample when they follow each
-	 * other, else (a gap, lost samples, the first one) one interval. */
-	s->span = load.interval_s > 0 ? load.interval_s : 1.0;
-	if (prev != NULL && !after_gap && json_object_get(js, "gap_before") == NULL &&
-	    prev->seq + 1 == s->seq && s->mono > prev->mono)
-		s->span = s->mono - prev->mono;
-	load.head = (load.head + 1) % load.cap;
-	if (load.count < load.cap)
-		load.count++;
-}
-
-/* Merge a new `history` reply into the copy: only samples newer than what we hold. */
+/* Merge a new `history` reply into the copy; a new process (or agent) starts it over. */
 static void load_merge(struct ui *ui)
 {
 	const struct fetch_reply *r = fetch_get(ui->fetch, LOAD_SLOT);
 	struct fetch_status st;
-	const json_t *samples, *js, *gap;
-	size_t i;
-	int after_gap;
 
 	fetch_status(ui->fetch, &st);
 	if (st.generation != load.generation) {
 		load.generation = st.generation;
-		load_reset();
+		history_reset(&load.hist);
+		load.asked = 0;
+		load.cursor_t = NAN;
+		memset(load.scale, 0, sizeof load.scale);
 	}
 	if (r == NULL || r->seq == load.reply_seq)
 		return;
 	load.reply_seq = r->seq;
 	if (r->result == NULL) {
 		/* A cursor the agent refuses belongs to another incarnation: start over. */
-		if (strncmp(r->error, "bad_argument", 12) == 0 && load.cursor != 0)
-			load_reset();
+		if (strncmp(r->error, "bad_argument", 12) == 0 && load.hist.cursor != 0) {
+			history_reset(&load.hist);
+			load.asked = 0;
+		}
 		return;
 	}
-	if (json_is_number(json_object_get(r->result, "interval_ms")))
-		load.interval_s = load_num(r->result, "interval_ms") / 1e3;
-	if (load_reserve((size_t)json_integer_value(json_object_get(r->result, "capacity"))) != 0)
-		return;
-	gap = json_object_get(r->result, "gap");
-	after_gap = gap != NULL;
-	if (gap != NULL && fetch_reply_arg_int(r, "since", 0) == (long long)load.cursor)
-		load.lost += (unsigned long long)json_integer_value(json_object_get(gap, "lost"));
-	samples = json_object_get(r->result, "samples");
-	json_array_foreach(samples, i, js) {
-		unsigned long long seq = (unsigned long long)json_integer_value(json_object_get(js, "seq"));
-		if (load.count > 0 && seq <= load_at(load.count - 1)->seq)
-			continue;   /* a reply to an older cursor: we have these */
-		load_append(js, after_gap);
-		after_gap = 0;
-		load.data_version++;
-	}
-	if (load.count > 0 && load_at(load.count - 1)->seq > load.cursor)
-		load.cursor = load_at(load.count - 1)->seq;
-	load.more = json_is_true(json_object_get(r->result, "more"));
+	if (history_merge(&load.hist, r->result,
+	                  (unsigned long long)fetch_reply_arg_int(r, "since", 0)) < 0)
+		ui_message(ui, "Load: out of memory for the history copy; showing what is held");
 }
-
-/* ---- fetching ------------------------------------------------------------------------------- */
 
 /* Ask with the cursor. The cursor we declare moves only at a refresh tick (or while the agent
  * says there is more), so between ticks the request stays the same and is not re-sent. */
 static void load_fetch(struct ui *ui)
 {
 	json_t *args;
-	char series[256] = "threads";
 
 	load_merge(ui);
-	if ((!ui->paused && ui->refreshes != load.asked_refresh) || load.more) {
-		load.asked = load.cursor;
+	if ((!ui->paused && ui->refreshes != load.asked_refresh) || load.hist.more) {
+		load.asked = load.hist.cursor;
 		load.asked_refresh = ui->refreshes;
-		load.more = 0;
+		load.hist.more = 0;
 	}
-	for (int c = 0; c < LC_COUNT; c++) {
-		strncat(series, ",", sizeof series - strlen(series) - 1);
-		strncat(series, load_col_names[c], sizeof series - strlen(series) - 1);
-	}
-	args = json_pack("{s:s}", "series", series);
+	args = json_pack("{s:s}", "series", history_series_arg());
 	if (load.asked != 0)
 		json_object_set_new(args, "since", json_integer((json_int_t)load.asked));
 	fetch_want(ui->fetch, LOAD_SLOT, "history", args);
 }
 
-/* ---- resampling to chart columns ------------------------------------------------------------ */
-
-static double load_value(const struct load_sample *s, int col)
+/* A panel column's value in one sample: a series, or one of the busiest threads. */
+static double load_value(const struct history_sample *s, int col)
 {
-	if (col < LC_COUNT)
+	if (col < LOAD_THREAD0)
 		return s->v[col];
-	for (int i = 0; i < s->nthreads; i++)
-		if (s->threads[i].tid == load.top_tid[col - LC_THREAD0])
-			return s->threads[i].pct;
-	return NAN;   /* not among the busiest of that sample */
+	if (load.top_tid[col - LOAD_THREAD0] == 0)
+		return NAN;
+	return history_thread_pct(s, load.top_tid[col - LOAD_THREAD0]);
 }
 
-/* The busiest threads over the visible window (sum of their CPU shares), for the CPU chart. */
 static void load_pick_threads(double t0)
 {
-	struct { int tid; double sum; const char *name; } acc[64];
-	size_t nacc = 0;
+	size_t n = history_top_threads(&load.hist, t0, LOAD_TOP_THREADS, load.top_tid,
+	                               load.top_name);
 
-	for (size_t i = 0; i < load.count; i++) {
-		const struct load_sample *s = load_at(i);
-		if (s->mono < t0)
-			continue;
-		for (int k = 0; k < s->nthreads; k++) {
-			const struct load_thread *t = &s->threads[k];
-			size_t j;
-			if (isnan(t->pct))
-				continue;
-			for (j = 0; j < nacc && acc[j].tid != t->tid; j++)
-				;
-			if (j == nacc) {
-				if (nacc == sizeof acc / sizeof acc[0])
-					continue;
-				acc[nacc].tid = t->tid;
-				acc[nacc].sum = 0;
-				nacc++;
-			}
-			acc[j].sum += t->pct;
-			acc[j].name = t->name;
-		}
+	for (size_t k = n; k < LOAD_TOP_THREADS; k++) {
+		load.top_tid[k] = 0;
+		load.top_name[k][0] = '\0';
 	}
-	for (int k = 0; k < LOAD_TOP_THREADS; k++) {
-		size_t best = nacc;
-		for (size_t j = 0; j < nacc; j++)
-			if (acc[j].tid != 0 && (best == nacc || acc[j].sum > acc[best].sum))
-				best = j;
-		load.top_tid[k] = best < nacc ? acc[best].tid : 0;
-		snprintf(load.top_name[k], sizeof load.top_name[k], "%s",
-		         best < nacc ? acc[best].name : "");
-		if (best < nacc)
-			acc[best].tid = 0;
-	}
-}
-
-/*
- * Fill load_slots[0..n-1][0..nslots-1] for a panel: slot j covers
- * (t_end - window + j*w, t_end - window + (j+1)*w] with w = window/nslots; its value is the
- * highest of the samples whose covered time overlaps it, NAN where no sample covers it.
- */
-static void load_resample(const struct load_panel *p, size_t nslots, double window_s)
-{
-	double t0 = load.t_end - window_s, w = window_s / (double)nslots;
-
-	for (int k = 0; k < p->nseries; k++)
-		for (size_t j = 0; j < nslots; j++)
-			load_slots[k][j] = NAN;
-	for (size_t i = 0; i < load.count; i++) {
-		const struct load_sample *s = load_at(i);
-		double from = s->mono - s->span, to = s->mono;
-		long j0, j1;
-
-		if (to <= t0 || isnan(to))
-			continue;
-		j0 = (long)floor((from - t0) / w + 1e-9);
-		j1 = (long)ceil((to - t0) / w - 1e-9) - 1;
-		if (j0 < 0)
-			j0 = 0;
-		if (j1 >= (long)nslots)
-			j1 = (long)nslots - 1;
-		if (j1 < j0)
-			j1 = j0;   /* a sample shorter than a slot still shows */
-		for (int k = 0; k < p->nseries; k++) {
-			double v = load_value(s, p->col[k]);
-			if (isnan(v))
-				continue;
-			for (long j = j0; j <= j1 && j < (long)nslots; j++)
-				if (isnan(load_slots[k][j]) || v > load_slots[k][j])
-					load_slots[k][j] = v;
-		}
-	}
-}
-
-/* The sample under the cursor: the newest one taken at or before cursor_t that covers it. */
-static const struct load_sample *load_sample_at(double t)
-{
-	size_t lo = 0, hi = load.count;
-
-	while (lo < hi) {   /* first sample with mono > t */
-		size_t mid = (lo + hi) / 2;
-		if (load_at(mid)->mono <= t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	/* the sample that covers t is the first one taken at or after it */
-	if (lo < load.count && load_at(lo)->mono - load_at(lo)->span <= t + 1e-9)
-		return load_at(lo);
-	if (lo > 0 && fabs(load_at(lo - 1)->mono - t) < 1e-9)
-		return load_at(lo - 1);
-	return NULL;
 }
 
 /* ---- drawing -------------------------------------------------------------------------------- */
@@ -401,7 +168,7 @@ static const char *load_marker(void)
  * now (or at the cursor). Only whole items are drawn; a series never known (the allocator's
  * figures under glibc malloc) is left out. */
 static void load_draw_legend(WINDOW *w, int y, int x, int width, const struct load_panel *p,
-                             const struct load_sample *at)
+                             const struct history_sample *at)
 {
 	char buf[FMT_SIZE], item[64];
 	int used;
@@ -413,11 +180,11 @@ static void load_draw_legend(WINDOW *w, int y, int x, int width, const struct lo
 		double v = at != NULL ? load_value(at, p->col[k]) : NAN;
 		int len;
 
-		if (p->col[k] >= LC_THREAD0) {
-			label = load.top_name[p->col[k] - LC_THREAD0];
-			if (load.top_tid[p->col[k] - LC_THREAD0] == 0)
+		if (p->col[k] >= LOAD_THREAD0) {
+			label = load.top_name[p->col[k] - LOAD_THREAD0];
+			if (load.top_tid[p->col[k] - LOAD_THREAD0] == 0)
 				continue;
-		} else if (!load.seen[p->col[k]]) {
+		} else if (!load.hist.seen[p->col[k]]) {
 			continue;
 		}
 		len = snprintf(item, sizeof item, "%s %s", label, p->fmt(buf, sizeof buf, v));
@@ -431,7 +198,7 @@ static void load_draw_legend(WINDOW *w, int y, int x, int width, const struct lo
 }
 
 static void load_draw_panel(struct ui *ui, WINDOW *w, int pi, int y, int x, int height,
-                            int width, const struct load_sample *at, int update_scale)
+                            int width, const struct history_sample *at, int update_scale)
 {
 	const struct load_panel *p = &load_panels[pi];
 	struct chart_series series[LOAD_PANEL_SERIES];
@@ -451,7 +218,16 @@ static void load_draw_panel(struct ui *ui, WINDOW *w, int pi, int y, int x, int 
 	if (cw < 4)
 		return;
 	nslots = (size_t)cw * (size_t)spc;
-	load_resample(p, nslots, window_s);
+	for (int k = 0; k < p->nseries; k++) {
+		int col = p->col[k], tid = col >= LOAD_THREAD0 ? load.top_tid[col - LOAD_THREAD0] : 0;
+		if (col >= LOAD_THREAD0 && tid == 0)
+			for (size_t j = 0; j < nslots; j++)
+				load_slots[k][j] = NAN;
+		else
+			history_resample(&load.hist, load.t_end, window_s, nslots,
+			                 col < LOAD_THREAD0 ? (enum history_col)col : HC_CPU, tid,
+			                 load_slots[k]);
+	}
 	for (int k = 0; k < p->nseries; k++)
 		series[k] = (struct chart_series){.values = load_slots[k], .n = nslots,
 		                                  .role = (enum theme_role)(TH_CHART_1 + k),
@@ -475,19 +251,20 @@ static void load_draw_panel(struct ui *ui, WINDOW *w, int pi, int y, int x, int 
 }
 
 /* The first line: how much history there is, the window, and the cursor's moment. */
-static void load_draw_status(WINDOW *w, int width, const struct load_sample *at)
+static void load_draw_status(WINDOW *w, int width, const struct history_sample *at)
 {
 	char line[320], span[FMT_SIZE], ago[FMT_SIZE], when[32] = "";
-	const struct load_sample *first = load_at(0), *last = load_at(load.count - 1);
+	const struct history_sample *first = history_get(&load.hist, 0);
+	const struct history_sample *last = history_newest(&load.hist);
 	int n;
 
 	fmt_duration(span, sizeof span, last->mono - first->mono + last->span);
 	n = snprintf(line, sizeof line, "%zu samples (%s) every %s, window %u min",
-	             load.count, span, fmt_duration(ago, sizeof ago, load.interval_s),
+	             load.hist.count, span, fmt_duration(ago, sizeof ago, load.hist.interval_s),
 	             load_windows_s[load.window] / 60);
-	if (load.lost > 0 && n < (int)sizeof line)
+	if (load.hist.lost > 0 && n < (int)sizeof line)
 		n += snprintf(line + n, sizeof line - (size_t)n, ", %llu samples lost while away",
-		              load.lost);
+		              load.hist.lost);
 	if (!isnan(load.cursor_t) && n < (int)sizeof line) {
 		if (at != NULL) {
 			time_t tt = (time_t)at->t;
@@ -509,7 +286,7 @@ static void load_draw_status(WINDOW *w, int width, const struct load_sample *at)
 static void load_draw(struct ui *ui, WINDOW *w, int height, int width)
 {
 	const struct fetch_reply *r;
-	const struct load_sample *at;
+	const struct history_sample *at;
 	int ncols, nrows, update_scale;
 
 	load_merge(ui);
@@ -517,22 +294,23 @@ static void load_draw(struct ui *ui, WINDOW *w, int height, int width)
 		load.symbols = CHART_ASCII;
 	else if (!load.symbols_chosen)
 		load.symbols = chart_symbols_select(0, getenv("SONDE_CHART"), NULL);
-	if (load.count == 0) {
+	if (load.hist.count == 0) {
 		r = fetch_get(ui->fetch, LOAD_SLOT);
 		ui_draw_waiting(ui, w, "history", r != NULL ? r->error : NULL);
 		return;
 	}
-	load.t_end = load_at(load.count - 1)->mono;
+	load.t_end = history_newest(&load.hist)->mono;
 	/* Scales move with the data (their hysteresis counts updates), not with every frame; so
 	 * does the choice of the busiest threads. */
-	update_scale = load.data_version != load.scaled_version || load.scaled_window != load.window;
-	load.scaled_version = load.data_version;
+	update_scale = load.hist.version != load.scaled_version || load.scaled_window != load.window;
+	load.scaled_version = load.hist.version;
 	load.scaled_window = load.window;
 	if (update_scale)
 		load_pick_threads(load.t_end - load_windows_s[load.window]);
 	if (!isnan(load.cursor_t) && load.cursor_t < load.t_end - load_windows_s[load.window])
 		load.cursor_t = load.t_end - load_windows_s[load.window];
-	at = isnan(load.cursor_t) ? load_at(load.count - 1) : load_sample_at(load.cursor_t);
+	at = isnan(load.cursor_t) ? history_newest(&load.hist)
+	                           : history_sample_at(&load.hist, load.cursor_t);
 	load_draw_status(w, width, at);
 
 
@@ -556,7 +334,7 @@ static double load_column_s(void)
 	for (int i = 0; i < LOAD_PANELS; i++)
 		if (load.chart_w[i] > 0)
 			return load_windows_s[load.window] / (double)load.chart_w[i];
-	return load.interval_s > 0 ? load.interval_s : 1.0;
+	return load.hist.interval_s > 0 ? load.hist.interval_s : 1.0;
 }
 
 static unsigned load_key_window(struct ui *ui, int key)
@@ -573,7 +351,7 @@ static unsigned load_key_cursor(struct ui *ui, int key)
 	double step = load_column_s();
 
 	(void)ui;
-	if (load.count == 0)
+	if (load.hist.count == 0)
 		return KEYS_HANDLED;
 	if (isnan(load.cursor_t))
 		load.cursor_t = load.t_end - step / 2;
@@ -610,7 +388,7 @@ static unsigned load_key_symbols(struct ui *ui, int key)
 static unsigned load_mouse(struct ui *ui, int y, int x, unsigned long bstate)
 {
 	(void)ui;
-	if (!(bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)) || load.count == 0)
+	if (!(bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)) || load.hist.count == 0)
 		return 0;
 	for (int i = 0; i < LOAD_PANELS; i++) {
 		if (load.chart_w[i] <= 0 || y < load.chart_y[i] || y >= load.chart_y[i] + load.chart_h[i] ||
