@@ -456,7 +456,7 @@ static int threads_cmp(const void *a, const void *b)
 
 /*
  * A thread's CPU share: the proc probe's figure over its last interval when the thread was in
- * that tick (same tid and start time); for a thread born since that tick, its CPU since birth
+ * its last thread table (same tid and start time); for a thread born since that table, its CPU since birth
  * over its age; NAN before the first tick, or for an older thread the tick missed (never a
  * lifetime average).
  */
@@ -526,7 +526,7 @@ static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error
 		return cmd_fail(err, ERR_INTERNAL, "out of memory for %zu thread rows", n);
 	}
 	since_start = threads_since_start_s();
-	since_tick = tk != NULL ? (double)(agent_now_ns() - tk->at_ns) / 1e9 : 0;
+	since_tick = tk != NULL ? (double)(agent_now_ns() - tk->threads_at_ns) / 1e9 : 0;
 	for (size_t i = 0; i < n; i++) {
 		rows[i].t = threads[i];
 		rows[i].cpu_pct = threads_cpu_pct(&threads[i], tk, since_start, since_tick);
@@ -565,7 +565,7 @@ static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error
 		"{s:I, s:o, s:f, s:f, s:f, s:o, s:s}", "total", (json_int_t)n, "rows", list,
 		"process_cpu_user_s", puser, "process_cpu_sys_s", psys, "exited_cpu_s",
 		puser + psys - sum > 0 ? puser + psys - sum : 0.0, "cpu_pct_interval_s",
-		tk != NULL ? json_real(tk->interval_s) : json_null(), "source",
+		tk != NULL ? json_real(tk->threads_interval_s) : json_null(), "source",
 		source == 1 ? "libproc2 (procps) /proc/self/task/*/stat; the main thread's row from "
 		              "/proc/self/task/PID/stat (libproc2 gives the whole process there); "
 		              "cpu_pct: the proc probe's last interval; exited_cpu_s: process CPU minus "

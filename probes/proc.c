@@ -257,13 +257,27 @@ static struct {
 	struct proc_tick tick;
 	struct proc_thread_tick *buf[2];
 	size_t cap[2];
-	int cur;                    /* buf[cur] holds the latest sample's threads */
+	int cur;                    /* buf[cur] holds the latest thread table */
 	size_t ncur;
-	uint64_t at_ns;             /* latest sample */
+	uint64_t at_ns;             /* latest sample of the process figures */
+	uint64_t threads_at_ns;     /* latest thread table */
+	double threads_interval_s;  /* what its cpu_pct values cover */
+	unsigned skip;              /* ticks to go before the thread table is read again */
 	unsigned long long utime, stime;
 	uint64_t ctx_switches;
 	struct proc_tick_cost cost;
 } proc_state;
+
+/* Share of one core the thread scan may take, averaged over ticks (see proc_sample). */
+static double proc_scan_budget = 0.01;
+#define PROC_MAX_SKIP 59u           /* the thread table is at most a minute old at 1 s */
+
+/* Tests shrink the budget to see the scan spread out. */
+void proc_set_thread_scan_budget(double share_of_a_core);
+void proc_set_thread_scan_budget(double share_of_a_core)
+{
+	proc_scan_budget = share_of_a_core;
+}
 
 /* getdents64 buffer: one call lists ~500 entries; static because the agent thread is alone. */
 static char proc_dents[16384];
@@ -381,18 +395,24 @@ static size_t proc_scan_threads(int slot, unsigned long long proc_starttime)
 	return sc.n;
 }
 
-/* One sample of the process; published as the latest tick when a baseline existed. */
+/*
+ * One sample of the process; published as the latest tick when a baseline existed.
+ *
+ * The process figures are read every tick. The thread table costs ~3 us of CPU per thread (one
+ * open/read/close of /proc/self/task/TID/stat each): when one read costs more than
+ * proc_scan_budget of a core over the interval -- thousands of threads, or a short interval --
+ * the next ones are spread out (re-read every k-th tick, k <= 60) and the ticks between publish
+ * the last table with its own time and interval, so the observer's cost stays bounded.
+ */
 static void proc_sample(uint64_t now_ns, int publish)
 {
 	char line[1024];
 	struct proc_stat st;
 	struct rusage ru;
 	struct proc_tick *tk = &proc_state.tick;
-	int next = proc_state.have_baseline ? 1 - proc_state.cur : proc_state.cur;
 	double hz = (double)proc_hertz();
-	double interval_s, since_start_s;
+	double interval_s;
 	uint64_t ctx;
-	size_t n;
 	ssize_t len;
 
 	len = proc_read_small(AT_FDCWD, "/proc/self/stat", line, sizeof line);
@@ -402,13 +422,36 @@ static void proc_sample(uint64_t now_ns, int publish)
 	/* /proc/self/status counts the main thread's switches only; getrusage sums all threads. */
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
 		ctx = (uint64_t)ru.ru_nvcsw + (uint64_t)ru.ru_nivcsw;
-	n = proc_scan_threads(next, st.starttime);
-	since_start_s = (double)proc_clock_ns(CLOCK_BOOTTIME) / 1e9 - (double)st.starttime / hz;
+
+	if (!proc_state.have_baseline || proc_state.skip == 0) {
+		int next = proc_state.have_baseline ? 1 - proc_state.cur : proc_state.cur;
+		uint64_t c0 = proc_clock_ns(CLOCK_THREAD_CPUTIME_ID), cost_ns;
+		size_t n = proc_scan_threads(next, st.starttime);
+		double since_start_s =
+			(double)proc_clock_ns(CLOCK_BOOTTIME) / 1e9 - (double)st.starttime / hz;
+
+		cost_ns = proc_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+		if (proc_state.have_baseline && now_ns > proc_state.threads_at_ns) {
+			proc_state.threads_interval_s = (double)(now_ns - proc_state.threads_at_ns) / 1e9;
+			proc_thread_deltas(proc_state.buf[next], n, proc_state.buf[proc_state.cur],
+			                   proc_state.ncur, proc_state.threads_interval_s, since_start_s,
+			                   1.0 / hz);
+		}
+		proc_state.cur = next;
+		proc_state.ncur = n;
+		proc_state.threads_at_ns = now_ns;
+		if (proc_state.have_baseline && now_ns > proc_state.at_ns && proc_scan_budget > 0) {
+			double allowed = proc_scan_budget * (double)(now_ns - proc_state.at_ns);
+			double k = ceil((double)cost_ns / allowed);
+
+			proc_state.skip = k <= 1 ? 0 : k - 1 > PROC_MAX_SKIP ? PROC_MAX_SKIP : (unsigned)k - 1;
+		}
+	} else {
+		proc_state.skip--;
+	}
 
 	if (proc_state.have_baseline && publish && now_ns > proc_state.at_ns) {
 		interval_s = (double)(now_ns - proc_state.at_ns) / 1e9;
-		proc_thread_deltas(proc_state.buf[next], n, proc_state.buf[proc_state.cur],
-		                   proc_state.ncur, interval_s, since_start_s, 1.0 / hz);
 		tk->at_ns = now_ns;
 		tk->interval_s = interval_s;
 		tk->cpu_user_pct = st.utime >= proc_state.utime
@@ -427,15 +470,15 @@ static void proc_sample(uint64_t now_ns, int publish)
 		if (proc_read_small(AT_FDCWD, "/proc/loadavg", line, sizeof line) <= 0 ||
 		    proc_parse_loadavg(line, tk->loadavg) != 0)
 			tk->loadavg[0] = tk->loadavg[1] = tk->loadavg[2] = 0;
-		tk->nthreads = n;
-		tk->threads = proc_state.buf[next];
+		tk->nthreads = proc_state.ncur;
+		tk->threads = proc_state.buf[proc_state.cur];
+		tk->threads_at_ns = proc_state.threads_at_ns;
+		tk->threads_interval_s = proc_state.threads_interval_s;
 		proc_state.published = 1;
 	} else {
-		/* buf[next] may be the published table: it is no longer a consistent tick */
+		/* the table may have been rewritten: it is no longer a consistent tick */
 		proc_state.published = 0;
 	}
-	proc_state.cur = next;
-	proc_state.ncur = n;
 	proc_state.at_ns = now_ns;
 	proc_state.utime = st.utime;
 	proc_state.stime = st.stime;

@@ -42,6 +42,12 @@ struct proc_tick {
 	double loadavg[3];               /* host, 1/5/15 minutes */
 	size_t nthreads;
 	const struct proc_thread_tick *threads; /* sorted by tid */
+	/* When the thread table was read and the interval its cpu_pct values cover. Equal to at_ns
+	 * and interval_s except on a host whose thread scan would cost more than 1% of a core (some
+	 * thousands of threads): the table is then re-read every few ticks (at most 60) and shown
+	 * in between as it was. */
+	uint64_t threads_at_ns;
+	double threads_interval_s;
 };
 
 /* The latest tick; agent thread only; NULL before the first tick. Valid until the next tick. */

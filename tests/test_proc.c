@@ -290,6 +290,55 @@ static void test_tick_live(void **state)
 	assert_null(proc_latest());
 }
 
+void proc_set_thread_scan_budget(double share_of_a_core);
+
+/* A thread scan dearer than its budget is spread over ticks; the process figures are not. */
+static void test_tick_spreads_costly_thread_scan(void **state)
+{
+	const struct proc_tick *tk;
+	uint64_t t0, first_scan;
+	pthread_t late;
+
+	(void)state;
+	proc_set_thread_scan_budget(1e-9); /* any scan is too dear */
+	assert_int_equal(proc_probe.init(), 0);
+	t0 = now_ns() + 100000000u;
+	proc_probe.tick(t0);
+	tk = proc_latest();
+	assert_non_null(tk);
+	assert_int_equal(tk->threads_at_ns, tk->at_ns);
+	assert_true(tk->threads_interval_s > 0);
+	first_scan = tk->threads_at_ns;
+	assert_int_equal(tk->nthreads, 1);
+
+	spin_stop = 0;
+	assert_int_equal(pthread_create(&late, NULL, idle_thread, NULL), 0);
+	usleep(20000);
+	for (int i = 1; i <= 3; i++) {
+		proc_probe.tick(t0 + (uint64_t)i * 100000000u);
+		tk = proc_latest();
+		assert_non_null(tk);
+		/* process figures move on, the thread table stays as it was read, and says when */
+		assert_int_equal(tk->at_ns, t0 + (uint64_t)i * 100000000u);
+		assert_int_equal(tk->threads_at_ns, first_scan);
+		assert_int_equal(tk->nthreads, 1);
+	}
+	spin_stop = 1;
+	pthread_join(late, NULL);
+	proc_probe.fini();
+
+	/* with room in the budget, every tick reads the table */
+	proc_set_thread_scan_budget(1.0);
+	assert_int_equal(proc_probe.init(), 0);
+	for (int i = 1; i <= 3; i++) {
+		proc_probe.tick(now_ns() + (uint64_t)i * 100000000u);
+		tk = proc_latest();
+		assert_int_equal(tk->threads_at_ns, tk->at_ns);
+	}
+	proc_probe.fini();
+	proc_set_thread_scan_budget(0.01);
+}
+
 /* The tick must never map libproc2: a host that is never observed never loads it. */
 static void test_tick_does_not_load_libproc2(void **state)
 {
@@ -324,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_parse_number_name),
 		cmocka_unit_test(test_thread_deltas),
 		cmocka_unit_test(test_tick_live),
+		cmocka_unit_test(test_tick_spreads_costly_thread_scan),
 		cmocka_unit_test(test_tick_does_not_load_libproc2),
 	};
 
