@@ -59,6 +59,9 @@ static struct {
 	struct chart_scale scale;
 	enum chart_symbols symbols;
 	int symbols_set;
+	/* Where the last frame put things, for the mouse (body rows; -1: not drawn). */
+	int selector_y, rows_y;
+	int selector_x[3][2];         /* each panel label's first and last column */
 } mem;
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -382,6 +385,7 @@ static void mem_draw_table(WINDOW *w, int y, int height, int width, const struct
 		return;
 	table_layout(cols, ncols, width, widths);
 	table_draw_header(w, y, 0, cols, ncols, widths, sorted, 1);
+	mem.rows_y = y + 1;
 	if (selectable)
 		mem_clamp(n, height - 1);
 	else
@@ -623,6 +627,9 @@ static void mem_draw_selector(WINDOW *w, int y, int width, int glibc)
 	static const char *const names[3] = {"a Arenas", "c Size classes", "p Heap profile"};
 	int x = 0;
 
+	mem.selector_y = y;
+	for (int i = 0; i < 3; i++)
+		mem.selector_x[i][0] = mem.selector_x[i][1] = -1;
 	for (int i = 0; i < 3; i++) {
 		char buf[64];
 
@@ -632,6 +639,8 @@ static void mem_draw_selector(WINDOW *w, int y, int width, int glibc)
 		if (x >= width)
 			break;
 		ui_put(w, y, x, width - x, (int)mem.panel == i ? TH_TAB_ACTIVE : TH_TAB, buf);
+		mem.selector_x[i][0] = x;
+		mem.selector_x[i][1] = x + (int)strlen(buf) - 1;
 		x += (int)strlen(buf) + 1;
 	}
 	if (mem.panel == PANEL_CLASSES && x + 30 < width) {
@@ -655,6 +664,7 @@ static void mem_draw(struct ui *ui, WINDOW *w, int height, int width)
 	}
 	a = r->result;
 	glibc = mem_is_glibc(a);
+	mem.selector_y = mem.rows_y = -1;
 	if (glibc && mem.panel == PANEL_CLASSES)
 		mem.panel = PANEL_ARENAS;
 	if (glibc)
@@ -820,6 +830,38 @@ static const struct key_binding mem_bindings[] = {
 
 static const struct key_table mem_keys = {"Memory", mem_bindings};
 
+/* Mouse: a click on a panel label opens that panel; a click on a row selects it (in the profile
+ * panel, a click on the selected row opens its stack); the wheel moves three rows. */
+static unsigned mem_mouse(struct ui *ui, int y, int x, unsigned long bstate)
+{
+	if (bstate & (BUTTON4_PRESSED | BUTTON5_PRESSED)) {
+		int key = (bstate & BUTTON4_PRESSED) ? KEY_UP : KEY_DOWN;
+
+		for (int i = 0; i < 3; i++)
+			mem_key_move(ui, key);
+		return KEYS_HANDLED | KEYS_REDRAW;
+	}
+	if (!(bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)))
+		return 0;
+	if (y == mem.selector_y) {
+		static const int keys[3] = {'a', 'c', 'p'};
+
+		for (int i = 0; i < 3; i++)
+			if (x >= mem.selector_x[i][0] && x <= mem.selector_x[i][1])
+				return mem_key_panel(ui, keys[i]);
+		return KEYS_HANDLED;
+	}
+	if (mem.rows_y >= 0 && y >= mem.rows_y && !mem.stack) {
+		long row = mem.top + (y - mem.rows_y);
+
+		if (row == mem.sel && mem.panel == PANEL_PROFILE)
+			return mem_key_stack(ui, '\r');
+		mem.sel = row;   /* clamped to the rows there are when drawn */
+		return KEYS_HANDLED | KEYS_REDRAW;
+	}
+	return 0;
+}
+
 /* Coming back to the tab shows tables, not a stack left open. */
 static void mem_enter(struct ui *ui)
 {
@@ -834,4 +876,5 @@ const struct tab_entry tab_memory = {
 	.fetch = mem_fetch,
 	.draw = mem_draw,
 	.keys = &mem_keys,
+	.mouse = mem_mouse,
 };
