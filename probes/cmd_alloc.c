@@ -290,7 +290,9 @@ static int alloc_jemalloc_result(int sort, long long limit, int with_stats, json
 		json_decref(theirs);
 		return cmd_fail(err, ERR_INTERNAL, "out of memory while building the alloc reply");
 	}
-	r = json_pack("{s:s,s:s,s:o}", "allocator", "jemalloc", "version", c->version, "config",
+	r = json_pack("{s:s,s:s,s:s,s:o}", "allocator", "jemalloc", "version", c->version, "source",
+	              "jemalloc mallctl stats.* and arenas.*, read through MIBs looked up once, after "
+	              "an epoch bump", "config",
 	              alloc_je_config_json(c));
 	json_object_set_new(
 		r, "global",
@@ -366,7 +368,8 @@ static int alloc_glibc_result(json_t **result, struct cmd_error *err)
 			          "aspace_bytes", (json_int_t)a->aspace_total, "aspace_mprotect_bytes",
 			          (json_int_t)a->aspace_mprotect));
 	}
-	r = json_pack("{s:s,s:s}", "allocator", "glibc", "version", alloc_version());
+	r = json_pack("{s:s,s:s,s:s}", "allocator", "glibc", "version", alloc_version(), "source",
+	              "glibc mallinfo2() (totals) and malloc_info() (per arena), rate-limited");
 	json_object_set_new(
 		r, "mallinfo2",
 		json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "arena_bytes",

@@ -390,6 +390,14 @@ static const char *prof_module_path(const Dl_info *info)
 }
 
 /* See prof.h: dladdr first, the file's .symtab for static functions, else offsets. */
+/* The module's name as frames show it: its file name, or the program's name for the main
+ * program when dladdr gives no path. */
+static const char *prof_module_label(const Dl_info *info)
+{
+	return info->dli_fname[0] != '\0' ? prof_basename(info->dli_fname)
+	                                   : program_invocation_short_name;
+}
+
 const char *prof_symbolise(uintptr_t addr, char *buf, size_t size)
 {
 	Dl_info info;
@@ -402,13 +410,13 @@ const char *prof_symbolise(uintptr_t addr, char *buf, size_t size)
 	} else if (info.dli_sname != NULL) {
 		snprintf(buf, size, "%s+0x%llx (%s)", info.dli_sname,
 		         (unsigned long long)(addr - (uintptr_t)info.dli_saddr),
-		         prof_basename(prof_module_path(&info)));
+		         prof_module_label(&info));
 	} else if ((name = prof_module_symbol(prof_module_path(&info), (uintptr_t)info.dli_fbase,
 	                                      addr - 1, &start)) != NULL) {
 		snprintf(buf, size, "%s+0x%llx (%s)", name, (unsigned long long)(addr - start),
-		         prof_basename(prof_module_path(&info)));
+		         prof_module_label(&info));
 	} else {
-		snprintf(buf, size, "%s+0x%llx", prof_basename(prof_module_path(&info)),
+		snprintf(buf, size, "%s+0x%llx", prof_module_label(&info),
 		         (unsigned long long)(addr - (uintptr_t)info.dli_fbase));
 	}
 	return buf;
