@@ -127,6 +127,7 @@ static struct registry_cache *caches;
 static uint64_t retired_exits;
 
 static pthread_mutex_t depot_lock LINE_ALONE = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t ring_lock LINE_ALONE = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t *depot;
 static size_t depot_n, depot_cap;
 static pthread_key_t cache_key;
@@ -183,9 +184,26 @@ static void registry_cache_release(void *arg)
 	c->registered = 0;
 }
 
+/* fork() while another thread holds one of the registry's locks must not leave the child with a
+ * lock nobody will release: hold them all across fork. */
+static pthread_mutex_t *const fork_locks[] = {&chunk_lock, &caches_lock, &depot_lock, &ring_lock};
+
+static void registry_fork_prepare(void)
+{
+	for (size_t i = 0; i < sizeof fork_locks / sizeof fork_locks[0]; i++)
+		pthread_mutex_lock(fork_locks[i]);
+}
+
+static void registry_fork_done(void)
+{
+	for (size_t i = sizeof fork_locks / sizeof fork_locks[0]; i-- > 0;)
+		pthread_mutex_unlock(fork_locks[i]);
+}
+
 static void registry_cache_key_create(void)
 {
 	(void)pthread_key_create(&cache_key, registry_cache_release);
+	(void)pthread_atfork(registry_fork_prepare, registry_fork_done, registry_fork_done);
 }
 
 /* First use on a thread: join the cache list and arm the thread-exit destructor. */
@@ -414,7 +432,6 @@ struct exit_ring {
 
 static struct exit_ring *_Atomic ring LINE_ALONE;
 static _Atomic uint64_t ring_dropped LINE_ALONE;
-static pthread_mutex_t ring_lock LINE_ALONE = PTHREAD_MUTEX_INITIALIZER;
 
 static struct exit_ring *registry_ring_new(unsigned cap)
 {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -287,6 +288,61 @@ static void test_thread_exit_returns_slots(void **state)
 	assert_true(registry_slot_limit() - before <= 128);
 }
 
+/* fork() while other threads spawn and exit: the child can still spawn, exit and count (no lock
+ * left held by a thread that does not exist in the child). */
+static _Atomic int churn_stop;
+
+static void *churn(void *arg)
+{
+	(void)arg;
+	sonde_task *t[600];
+
+	/* batches larger than a thread's cache: the shared depot (and its lock) in every round */
+	while (!atomic_load(&churn_stop)) {
+		for (int i = 0; i < 600; i++)
+			t[i] = spawn("churn", NULL);
+		for (int i = 0; i < 600; i++)
+			sonde_task_exit(t[i], NULL);
+	}
+	return NULL;
+}
+
+static void test_fork_while_spawning(void **state)
+{
+	pthread_t th[2];
+
+	(void)state;
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, churn, NULL), 0);
+	for (int round = 0; round < 200; round++) {
+		int status = -1;
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			struct registry_totals tot;
+
+			alarm(5); /* a deadlock ends the child with SIGALRM, not the test run */
+			sonde_task *t[1000];
+
+			for (int i = 0; i < 1000; i++)
+				if ((t[i] = spawn("child", NULL)) == NULL)
+					_exit(2);
+			for (int i = 0; i < 1000; i++)
+				sonde_task_exit(t[i], NULL);
+			registry_tick(now_ns());
+			registry_totals(&tot);
+			_exit(tot.exited >= 1000 ? 0 : 3);
+		}
+		assert_true(pid > 0);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	atomic_store(&churn_stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+}
+
 /* ---- concurrency ---------------------------------------------------------------------------- */
 
 #define WRITERS 4
@@ -437,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_window_deltas_exact),
 		cmocka_unit_test(test_bind_thread_and_self),
 		cmocka_unit_test(test_thread_exit_returns_slots),
+		cmocka_unit_test(test_fork_while_spawning),
 		cmocka_unit_test(test_concurrent_spawn_exit_work_query),
 	};
 
