@@ -13,6 +13,10 @@
 . "$(dirname "$0")/lib.sh"
 
 HOST_PID=
+# A sanitizer build's malloc is AddressSanitizer's: neither jemalloc nor glibc is there to show.
+if [ -x "$SONDE" ] && LC_ALL=C grep -qa "__asan_init" "$SONDE"; then
+	skip_all "AddressSanitizer replaces the allocator: no jemalloc or glibc figures to show"
+fi
 setup
 command -v sleep >/dev/null 2>&1 || skip_all "no sleep program to run under sonde run"
 # Our extra process (the glibc program) is cleaned up by its pid, then lib.sh's cleanup runs.
