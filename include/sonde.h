@@ -120,9 +120,14 @@ typedef struct sonde_task sonde_task;
 
 /*
  * An inspect callback writes the task's state as key/value pairs with emit(); it runs on a
- * helper thread of the agent, with a time budget (default 50 ms): one that overruns is reported
- * to the client as timed out and not waited for. It must not free the task's state while the
- * task is live; keys and values are copied.
+ * helper thread of the agent, with a time budget (50 ms): one that overruns is reported to the
+ * client as timed out and not waited for, and until it returns further inspects answer "busy"
+ * (no second helper is started). It runs concurrently with the task's own code, so it must read
+ * the state it shows safely (atomics, or a lock the task takes briefly), and inspect_arg must
+ * stay valid while the task is live and while a callback may still be running for it (free it
+ * after sonde_task_exit() and after the inspect has returned, e.g. when the next inspect of
+ * another task succeeds, or simply keep it). Keys (255 bytes) and values (4 KiB) are copied;
+ * at most 256 pairs, 64 KiB in all, are kept. Not called for sensitive tasks.
  */
 typedef void (*sonde_emit_fn)(void *ctx, const char *key, const char *value);
 typedef void (*sonde_inspect_fn)(sonde_task *task, void *arg, sonde_emit_fn emit, void *ctx);
@@ -141,15 +146,23 @@ struct sonde_task_spec {
 };
 
 /*
- * Declare a task. Returns NULL only when memory is exhausted. Its 64-bit id is never reused in
- * the process. Cost: ~tens of ns; no global lock on the common path (per-thread free lists);
- * safe from any thread. The calling thread's current task becomes the new task if
- * SONDE_TASK_BIND_THREAD is set.
+ * Declare a task. Returns NULL only when memory is exhausted (or 16,777,216 tasks are live). Its
+ * 64-bit id is never reused in the process. Cost: spawn + exit ~50 ns together on one thread
+ * (bench_spawn); no global lock on the common path (per-thread caches of free slots and ids;
+ * a shared depot, under a mutex, once per 128 slots when threads spawn and exit unevenly); no
+ * syscall; safe from any thread. Each live task costs 261 bytes of registry (its 64-byte line,
+ * its description, its parent link and the agent's window snapshot).
+ * With SONDE_TASK_BIND_THREAD the task is the calling thread: that thread's current task becomes
+ * the new task, its CPU time is the task's, and under jemalloc the thread's allocated minus
+ * deallocated bytes since the spawn are added to the task's memory (read from the thread's own
+ * counters: the task must exit before its thread ends).
  */
 SONDE_API sonde_task *sonde_task_spawn(const struct sonde_task_spec *spec);
 
 /* The task exits with a reason (copied, at most 63 bytes kept; NULL means "normal"); its final
- * figures go to the exit ring. The handle must not be used afterwards. Any thread. */
+ * figures go to the exit ring (the last 1000 exits by default, sonde_options.exit_ring), where
+ * `task` still finds them. The handle must not be used afterwards; a second exit of the same
+ * handle before its slot is reused is ignored. Any thread; no lock, no syscall. */
 SONDE_API void sonde_task_exit(sonde_task *task, const char *reason);
 
 /* The task's id (never reused). Any thread, any time while the task is live. */
@@ -161,16 +174,20 @@ SONDE_API void sonde_task_restarted(sonde_task *task);
 /* Mark or unmark a task sensitive (its inspect state is then withheld). Any thread. */
 SONDE_API void sonde_task_set_sensitive(sonde_task *task, int sensitive);
 
-/* Rename a task (copied, at most 47 bytes). Takes the slot's name lock briefly; any thread. */
+/* Rename a task (copied, at most 47 bytes). Takes the slot's name lock (a few stores long); any
+ * thread. */
 SONDE_API void sonde_task_set_name(sonde_task *task, const char *name);
 
 /* The calling thread's current task, or NULL; and setting it. Thread-local, ~1 ns. */
 SONDE_API sonde_task *sonde_task_self(void);
 SONDE_API void sonde_task_set_self(sonde_task *task);
 
-/* Give the task its own jemalloc arena; allocate from it with
- * mallocx(size, MALLOCX_ARENA(arena)) and its memory is read exactly from the arena's stats.
- * Returns the arena index, or -1 when jemalloc is not the allocator. */
+/* Give the task its own jemalloc arena (arenas.create; a second call returns the same one);
+ * allocate from it with mallocx(size, MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE) and the
+ * task's memory includes the arena's allocated bytes (small + large), read exactly by the agent
+ * at each tick. Arenas are not reclaimed when the task exits (jemalloc cannot destroy an arena
+ * that may still hold memory): use it for long-lived tasks. Returns the arena index, or -1 when
+ * jemalloc is not the allocator. Costs a mallctl call; any thread. */
 SONDE_API int sonde_task_arena(sonde_task *task);
 
 /* --- hot calls: inline, lock-free, no syscall, no allocation --------------------------------- */
