@@ -60,6 +60,32 @@ static void detail_leave(struct ui *ui)
 	detail.last = NULL;
 }
 
+/*
+ * A task that exits while open: its exit record (reason, final figures) comes with fewer
+ * fields than a live answer (no parent chain, no inspect). Keep what the last live answer
+ * said for those, so the screen does not go blank at the moment one wants to read it.
+ * Returns a new reference.
+ */
+static json_t *detail_merge_exit(json_t *reply, const json_t *last)
+{
+	const char *key;
+	json_t *v, *merged;
+
+	if (!json_is_object(json_object_get(reply, "exit")) || last == NULL)
+		return json_incref(reply); /* (a last that is itself merged keeps the live fields) */
+	merged = json_copy(reply);
+	json_object_foreach((json_t *)last, key, v) {
+		json_t *mine = json_object_get(merged, key);
+
+		if (mine == NULL || json_is_null(mine))
+			json_object_set(merged, key, v);
+	}
+	if (!json_is_object(json_object_get(last, "exit")) ||
+	    json_is_true(json_object_get(last, "inspect_before_exit")))
+		json_object_set_new(merged, "inspect_before_exit", json_true());
+	return merged;
+}
+
 /* Take a new reply: keep it, and extend the trend with its reductions/s and memory. */
 static void detail_fetch(struct ui *ui)
 {
@@ -81,8 +107,10 @@ static void detail_fetch(struct ui *ui)
 			double reds = ui_num(r->result, "reductions");
 			double rate = NAN;
 
+			json_t *next = detail_merge_exit(r->result, detail.last);
+
 			json_decref(detail.last);
-			detail.last = json_incref(r->result);
+			detail.last = next;
 			detail.gone = 0;
 			if (!isnan(detail.prev_at) && r->at_s > detail.prev_at)
 				rate = (reds - detail.prev_reds) / (r->at_s - detail.prev_at);
@@ -110,7 +138,11 @@ static void detail_chain(const json_t *t, char *buf, size_t size)
 
 	buf[0] = '\0';
 	if (!json_is_array(parents) || json_array_size(parents) == 0) {
-		snprintf(buf, size, "(top level)");
+		if (json_is_integer(json_object_get(t, "parent")))
+			snprintf(buf, size, "#%lld", (long long)json_integer_value(
+			                                json_object_get(t, "parent")));
+		else
+			snprintf(buf, size, "(top level)");
 		return;
 	}
 	for (size_t i = json_array_size(parents); i-- > 0 && used + 1 < size;) {
@@ -232,7 +264,9 @@ static void detail_inspect(WINDOW *w, int y, int height, int width, const json_t
 
 	if (y >= height)
 		return;
-	snprintf(v, sizeof v, "Inspect (the task's own state%s%s)",
+	snprintf(v, sizeof v, "Inspect (the task's own state%s%s%s)",
+	         json_is_true(json_object_get(t, "inspect_before_exit"))
+	                 ? " as of the last refresh before it exited" : "",
 	         json_is_number(json_object_get(t, "inspect_ms")) ? ", took " : "",
 	         json_is_number(json_object_get(t, "inspect_ms"))
 	                 ? fmt_duration(ms, sizeof ms, ui_num(t, "inspect_ms") / 1e3) : "");

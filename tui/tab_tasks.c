@@ -91,6 +91,8 @@ static struct {
 	/* a search scanning pages beyond the one on screen */
 	int scanning;
 	long scan_offset, scanned;
+	long search_origin;       /* where the search started: it wraps around back to here */
+	int scan_wrapped;
 	uint64_t scan_seen_seq;
 } tasks = {.sort = 2, .desc = 1, .total = -1};
 
@@ -300,13 +302,15 @@ static void tasks_derive(struct ui *ui, const struct fetch_reply *r)
 
 /* ---- the search that scans ahead --------------------------------------------------------- */
 
-/* Start scanning pages after the one on screen for the search text. */
+/* Start scanning pages from row `from` for the search text, wrapping at the end of the list
+ * and stopping back at the search's origin. */
 static void tasks_scan_start(long from)
 {
 	tasks.scanning = 1;
 	tasks.scan_offset = from;
 	tasks.scanned = 0;
 	tasks.scan_seen_seq = 0;
+	tasks.scan_wrapped = 0;
 }
 
 /* Look for the search text in the current page from row `from` (absolute); 1 if found. */
@@ -326,6 +330,24 @@ static int tasks_search_page(struct ui *ui, long from)
 	return 0;
 }
 
+/* Search from the origin: in the page on screen when it holds the origin, else by scanning. */
+static void tasks_search_from_origin(struct ui *ui)
+{
+	struct tasks_page p;
+	long origin = tasks.search_origin;
+
+	tasks.scanning = 0;
+	/* only a page that answers the current request (sort, filter) may be searched; a page of
+	 * the previous order would find a row that is not there any more */
+	if (tasks_page_get(ui, &p) && origin >= p.first && origin < p.first + p.n &&
+	    fetch_reply_current(ui->fetch, p.reversed ? "tasks.tail" : "tasks", p.r)) {
+		if (!tasks_search_page(ui, origin))
+			tasks_scan_start(p.first + p.n);
+	} else {
+		tasks_scan_start(origin);
+	}
+}
+
 /* A scan page arrived: jump to the first match in it, or move on, or give up. */
 static void tasks_scan_step(struct ui *ui)
 {
@@ -343,7 +365,9 @@ static void tasks_scan_step(struct ui *ui)
 		return;
 	}
 	rows = json_object_get(r->result, "rows");
-	for (size_t i = 0; i < json_array_size(rows); i++)
+	for (size_t i = 0; i < json_array_size(rows); i++) {
+		if (tasks.scan_wrapped && tasks.scan_offset + (long)i >= tasks.search_origin)
+			break; /* back where the search started */
 		if (tasks_row_matches(json_array_get(rows, i), tasks.search)) {
 			tasks.scanning = 0;
 			tasks.sel = tasks.scan_offset + (long)i;
@@ -351,12 +375,19 @@ static void tasks_scan_step(struct ui *ui)
 			tasks_clamp();
 			return;
 		}
+	}
 	tasks.scanned += (long)json_array_size(rows);
 	tasks.scan_offset += TASKS_SCAN_PAGE;
-	if (json_array_size(rows) == 0 || tasks.scanned >= TASKS_SCAN_MAX) {
+	if ((json_array_size(rows) < TASKS_SCAN_PAGE || tasks.scan_offset >= tasks.total) &&
+	    !tasks.scan_wrapped) {
+		tasks.scan_wrapped = 1; /* the end of the list: go on from the top */
+		tasks.scan_offset = 0;
+	}
+	if ((tasks.scan_wrapped && tasks.scan_offset >= tasks.search_origin) ||
+	    tasks.scanned >= TASKS_SCAN_MAX) {
 		tasks.scanning = 0;
-		ui_message(ui, "no task matches \"%s\" in the %s rows after the selection",
-		           tasks.search, fmt_count(n, sizeof n, (double)tasks.scanned));
+		ui_message(ui, "no task matches \"%s\" (%s rows searched)", tasks.search,
+		           fmt_count(n, sizeof n, (double)tasks.scanned));
 	}
 }
 
@@ -753,16 +784,20 @@ static unsigned tasks_search_changed(struct ui *ui, const char *text, int done)
 {
 	snprintf(tasks.search, sizeof tasks.search, "%s", text);
 	tasks.scanning = 0;
-	if (done < 0 || text[0] == '\0')
-		return KEYS_REDRAW;
-	if (!tasks_search_page(ui, tasks.sel))
-		tasks_scan_start(tasks.top + tasks.page);
+	if (done < 0 || text[0] == '\0') {
+		tasks.sel = tasks.search_origin; /* Esc or an empty search: back where it began */
+		tasks_clamp();
+		return KEYS_REDRAW | KEYS_REFETCH;
+	}
+	tasks_search_from_origin(ui);
 	return KEYS_REDRAW | KEYS_REFETCH;
 }
 
 static unsigned tasks_key_search(struct ui *ui, int key)
 {
 	(void)key;
+	tasks.search_origin = tasks.sel;
+	tasks.follow_id = 0;
 	ui_prompt_open(ui, "Search: ", "", tasks_search_changed);
 	return KEYS_HANDLED | KEYS_REDRAW;
 }
@@ -775,8 +810,8 @@ static unsigned tasks_key_next_match(struct ui *ui, int key)
 		return KEYS_HANDLED | KEYS_REDRAW;
 	}
 	tasks.follow_id = 0;
-	if (!tasks_search_page(ui, tasks.sel + 1))
-		tasks_scan_start(tasks.top + tasks.page);
+	tasks.search_origin = tasks.total > 0 ? (tasks.sel + 1) % tasks.total : 0;
+	tasks_search_from_origin(ui);
 	return KEYS_HANDLED | KEYS_REDRAW | KEYS_REFETCH;
 }
 

@@ -52,6 +52,43 @@ check "the filtered total is small (7 = shard/1 and shard/10..15), got '$total'"
 keys '\' C-u Enter
 check "clearing the filter brings every task back" wait_row 5 2 '^[0-9.k]+ tasks +sort'
 
+# Search: / jumps to the first match from the selection on; Enter then opens it.
+keys R Home /
+type_text "$backlog"
+keys Enter
+sleep 0.5
+keys Enter
+check "/ finds $backlog and Enter opens it" wait_row 5 2 "Task #[0-9]+ +$backlog"
+keys Escape
+
+# Follow: F keeps the selection on the same task while the order changes under it.
+keys Home Down Down
+keys F
+followed=$(row 2 | sed -n 's/.*following #\([0-9]*\).*/\1/p')
+check "F follows the selected task (#${followed:-?})" test -n "$followed"
+sleep 3
+keys Enter
+check "three refreshes later Enter opens that same task" wait_row 5 1 "Task #$followed\b"
+keys Escape F
+
+# A task that exits while its detail is open shows its exit record: the acceptor that
+# crashes every few seconds.
+keys '\'
+type_text "$crash"
+keys Enter
+check "the filter finds the crashing $crash" wait_row 5 4 "$crash"
+# open a fresh incarnation (they live 3-5 s): wait for the row's id to change first
+first_id=$(row 4 | awk '{ print $1 }')
+new_incarnation() { [ "$(row 4 | awk '{ print $1 }')" != "$first_id" ] && row 4 | grep -q "$crash"; }
+check "a new incarnation of $crash appears" wait_until 10 new_incarnation
+keys Home Enter
+check "its detail opens" wait_row 5 2 "Task #[0-9]+ +$crash"
+check "... with its parent chain" wait_screen 3 'parents +app_sup #1 > acceptor_pool #2'
+check "when it crashes the detail shows its exit record (reason and age)" \
+	wait_screen 10 'EXITED .* ago: .+'
+check "... and keeps its last live figures" wait_screen 1 'parents +app_sup #1 > acceptor_pool #2'
+keys Escape '\' C-u Enter
+
 # The tree: the acceptor pool restarts its crashing child every few seconds.
 keys 5
 check "the Tree tab shows the supervision tree" wait_screen 5 'acceptor_pool +2 +one_for_one'
