@@ -435,6 +435,39 @@ static void inspect_sleepy(sonde_task *task, void *arg, sonde_emit_fn emit, void
 	emit(ctx, "late", "yes");
 }
 
+static void inspect_chatty(sonde_task *task, void *arg, sonde_emit_fn emit, void *ctx)
+{
+	char key[32];
+
+	(void)task;
+	(void)arg;
+	emit(ctx, "bad_utf8", "caf\xe9");
+	emit(ctx, NULL, NULL);
+	for (int i = 0; i < 300; i++) {
+		snprintf(key, sizeof key, "k%03d", i);
+		emit(ctx, key, "v");
+	}
+}
+
+/* Bounded output: at most INSPECT_MAX_PAIRS pairs, the rest counted; bad UTF-8 replaced. */
+static void test_inspect_bounds(void **state)
+{
+	sonde_task *t = spawn_full("ct-insp-chatty", NULL, SONDE_WORKER, inspect_chatty, NULL, 0);
+	json_t *res, *insp;
+
+	(void)state;
+	res = run(&cmd_task_entry, "{\"task\":%" PRIu64 "}", sonde_task_id(t));
+	insp = json_object_get(res, "inspect");
+	assert_string_equal(json_string_value(json_object_get(insp, "bad_utf8")), "(not UTF-8)");
+	assert_non_null(json_object_get(insp, ""));
+	assert_non_null(json_object_get(insp, "k253"));
+	assert_null(json_object_get(insp, "k254"));
+	assert_int_equal(json_integer_value(json_object_get(insp, "truncated")),
+	                 302 - INSPECT_MAX_PAIRS);
+	json_decref(res);
+	sonde_task_exit(t, NULL);
+}
+
 static double elapsed_ms(const struct timespec *t0)
 {
 	struct timespec t1;
@@ -659,6 +692,7 @@ int main(void)
 		cmocka_unit_test(test_tasks_window),
 		cmocka_unit_test(test_task_detail),
 		cmocka_unit_test(test_task_exited_and_unknown),
+		cmocka_unit_test(test_inspect_bounds),
 		cmocka_unit_test(test_inspect_output_sensitive_timeout_busy),
 		cmocka_unit_test(test_tree_totals_and_bounds),
 		cmocka_unit_test(test_tree_orphans_and_recycled_parents),
