@@ -261,6 +261,7 @@ static json_t *system_limits(void)
 	return o;
 }
 
+/* The machine around the process: what an operator checks before blaming the service. */
 static json_t *system_host(void)
 {
 	struct utsname u;
@@ -281,15 +282,17 @@ static json_t *system_host(void)
 	    proc_parse_meminfo(buf, &total, &avail) == 0)
 		have_mem = 1;
 	return json_pack("{s:o, s:o, s:i, s:[o,o,o], s:o, s:o, s:s}", "hostname",
-	                 system_text(hostname), "kernel", system_text(kernel), "cpus", (int)sysconf(_SC_NPROCESSORS_ONLN), "loadavg",
-	                 system_real_or_null(load[0]), system_real_or_null(load[1]),
-	                 system_real_or_null(load[2]), "mem_total_bytes",
-	                 have_mem ? json_integer((json_int_t)total) : json_null(),
-	                 "mem_available_bytes", have_mem ? json_integer((json_int_t)avail) : json_null(),
-	                 "source", "gethostname(2), uname(2), sysconf(_SC_NPROCESSORS_ONLN), "
-	                           "/proc/loadavg, /proc/meminfo");
+	                 system_text(hostname), "kernel", system_text(kernel), "cpus",
+	                 (int)sysconf(_SC_NPROCESSORS_ONLN), "loadavg", system_real_or_null(load[0]),
+	                 system_real_or_null(load[1]), system_real_or_null(load[2]),
+	                 "mem_total_bytes", have_mem ? json_integer((json_int_t)total) : json_null(),
+	                 "mem_available_bytes",
+	                 have_mem ? json_integer((json_int_t)avail) : json_null(), "source",
+	                 "gethostname(2), uname(2), sysconf(_SC_NPROCESSORS_ONLN), /proc/loadavg, "
+	                 "/proc/meminfo");
 }
 
+/* The observer itself: what it serves and what it costs the host (CPU, memory, tick time). */
 static json_t *system_agent(void)
 {
 	const struct agent_info *ai = agent_info();
@@ -317,6 +320,7 @@ static json_t *system_agent(void)
 	return o;
 }
 
+/* Which malloc serves the host: jemalloc found at run time, else glibc's. */
 static json_t *system_allocator(void)
 {
 	const struct jemalloc_api *je = jemalloc_get();
@@ -326,11 +330,13 @@ static json_t *system_allocator(void)
 	return json_pack("{s:s, s:s}", "name", "glibc", "version", gnu_get_libc_version());
 }
 
+/* The process as libproc2 read it, plus the proc probe's shares over its last interval. */
 static json_t *system_process(const struct proc_process *p)
 {
 	const struct agent_info *ai = agent_info();
 	const struct proc_tick *tk = proc_latest();
 	json_t *argv = json_array();
+	char state = p->state > ' ' && p->state < 0x7f ? p->state : '?';
 	json_t *o;
 
 	for (size_t i = 0; p->argv != NULL && p->argv[i] != NULL; i++)
@@ -338,7 +344,7 @@ static json_t *system_process(const struct proc_process *p)
 	o = json_pack("{s:i, s:o, s:o, s:s#, s:o, s:o, s:o, s:f, s:i, s:i, s:I, s:I, s:f, s:f}",
 	              "pid", (int)p->pid, "name",
 	              system_text(ai->name != NULL && ai->name[0] != '\0' ? ai->name : p->comm),
-	              "comm", system_text(p->comm), "state", &p->state, (int)1, "exe",
+	              "comm", system_text(p->comm), "state", &state, (int)1, "exe",
 	              system_text(p->exe), "cmdline", system_text(p->cmdline), "argv", argv,
 	              "uptime_s", p->uptime_s, "threads", (int)p->threads, "fds", (int)p->fds,
 	              "rss_bytes", (json_int_t)p->rss_bytes, "vsz_bytes", (json_int_t)p->vsz_bytes,
@@ -456,9 +462,9 @@ static int threads_cmp(const void *a, const void *b)
 
 /*
  * A thread's CPU share: the proc probe's figure over its last interval when the thread was in
- * its last thread table (same tid and start time); for a thread born since that table, its CPU since birth
- * over its age; NAN before the first tick, or for an older thread the tick missed (never a
- * lifetime average).
+ * its last thread table (same tid and start time); for a thread born since that table, its CPU
+ * since birth over its age; NAN before the first tick, or for an older thread the table missed
+ * (never a lifetime average).
  */
 static double threads_cpu_pct(const struct proc_thread *t, const struct proc_tick *tk,
                               double since_start_s, double since_tick_s)

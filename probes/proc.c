@@ -164,6 +164,7 @@ int proc_parse_stat(const char *buf, size_t len, struct proc_stat *out)
 	return 0;
 }
 
+/* The three load averages lead /proc/loadavg; the run queue and last pid follow, unused. */
 int proc_parse_loadavg(const char *buf, double out[3])
 {
 	char *end;
@@ -203,6 +204,7 @@ static int proc_meminfo_value(const char *buf, const char *key, uint64_t *out)
 	return -1;
 }
 
+/* MemAvailable, not MemFree: what the kernel says can be had without swapping. */
 int proc_parse_meminfo(const char *buf, uint64_t *total_bytes, uint64_t *available_bytes)
 {
 	if (proc_meminfo_value(buf, "MemTotal", total_bytes) != 0 ||
@@ -217,6 +219,7 @@ static double proc_pct(double cpu_s, double over_s)
 	return over_s > 0 ? cpu_s / over_s * 100.0 : 0.0;
 }
 
+/* Shares from two tables sorted by tid, by merging them (see proc.h for each case). */
 void proc_thread_deltas(struct proc_thread_tick *cur, size_t ncur,
                         const struct proc_thread_tick *prev, size_t nprev,
                         double interval_s, double now_since_process_start_s, double tick_s)
@@ -305,6 +308,7 @@ static unsigned proc_count_fds(void)
 	return count;
 }
 
+/* Tables are kept sorted by tid: deltas merge them and lookups bisect them. */
 static int proc_thread_cmp(const void *a, const void *b)
 {
 	const struct proc_thread_tick *x = a, *y = b;
@@ -502,6 +506,7 @@ static int proc_probe_init(void)
  * (the agent ticks right after init; the baseline then serves the next tick). */
 #define PROC_MIN_INTERVAL_NS (50u * 1000000u)
 
+/* The agent's tick: one sample, and what it cost (wall and CPU). */
 static void proc_probe_tick(uint64_t now_ns)
 {
 	uint64_t t0, c0, took;
@@ -521,6 +526,7 @@ static void proc_probe_tick(uint64_t now_ns)
 	proc_state.cost.ticks++;
 }
 
+/* The agent stops: the tables go; proc_latest() says NULL until the next start. */
 static void proc_probe_fini(void)
 {
 	free(proc_state.buf[0]);
@@ -528,11 +534,13 @@ static void proc_probe_fini(void)
 	memset(&proc_state, 0, sizeof proc_state);
 }
 
+/* The sampler and the commands read the latest tick through this, never the state. */
 const struct proc_tick *proc_latest(void)
 {
 	return proc_state.published ? &proc_state.tick : NULL;
 }
 
+/* One thread's row of the latest table (the agent's own, for its CPU share). */
 const struct proc_thread_tick *proc_latest_thread(pid_t tid)
 {
 	struct proc_thread_tick key;
@@ -544,11 +552,13 @@ const struct proc_thread_tick *proc_latest_thread(pid_t tid)
 	               sizeof *proc_state.tick.threads, proc_thread_cmp);
 }
 
+/* The tables' capacity, counted in what the agent holds. */
 size_t proc_memory_bytes(void)
 {
 	return (proc_state.cap[0] + proc_state.cap[1]) * sizeof *proc_state.buf[0];
 }
 
+/* The probe's own cost, for `system` and the benchmark. */
 void proc_tick_cost(struct proc_tick_cost *out)
 {
 	*out = proc_state.cost;
@@ -582,6 +592,7 @@ void proc_set_libproc2_soname(const char *soname)
 	proc_lib_soname = soname;
 }
 
+/* For the rule "never at start": tests check no tick or `threads` request maps libproc2. */
 int proc_libproc2_loaded(void)
 {
 	return proc_lib.handle != NULL;
@@ -658,6 +669,7 @@ static int proc_copy_argv(struct proc_process *out, char **v)
 	return 0;
 }
 
+/* The process's figures from libproc2 in one read of /proc/PID (stat, status, cmdline, exe). */
 int proc_query_process(struct proc_process *out, struct cmd_error *err)
 {
 	struct pids_info *info;
@@ -696,6 +708,7 @@ int proc_query_process(struct proc_process *out, struct cmd_error *err)
 	return 0;
 }
 
+/* The copies proc_query_process() made of libproc2's strings. */
 void proc_process_free(struct proc_process *p)
 {
 	if (p->argv != NULL)
@@ -713,6 +726,7 @@ static enum pids_item proc_thread_items[] = {
 };
 enum { PT_TID, PT_CMD, PT_STATE, PT_PROCESSOR, PT_UTICS, PT_STICS, PT_BEGAN };
 
+/* Reply rows in tid order, whatever order the source listed them in. */
 static int proc_row_cmp(const void *a, const void *b)
 {
 	const struct proc_thread *x = a, *y = b;
@@ -788,6 +802,8 @@ static int proc_query_threads_direct(struct proc_thread **rows, size_t *n,
 	return 0;
 }
 
+/* The threads from the chosen source; libproc2's whole-process main row is replaced by the
+ * main thread's own /proc/self/task/PID/stat. */
 int proc_query_threads(struct proc_thread **rows, size_t *n, double *process_cpu_user_s,
                        double *process_cpu_sys_s, enum proc_source source,
                        struct cmd_error *err)
