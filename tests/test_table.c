@@ -20,12 +20,12 @@
 enum { ID, NAME, STATUS, REDS, RATE, MEM, DMEM, QUEUE, CPU, LOC, N };
 static const struct table_column cols[N] = {
 	[ID] = {"ID", 7, 8, 0, 9, TABLE_RIGHT},
-	[NAME] = {"NAME", 10, 22, 3, 10, TABLE_LEFT},
-	[STATUS] = {"STATUS", 6, 8, 0, 4, TABLE_LEFT},
+	[NAME] = {"NAME", 16, 22, 3, 10, TABLE_LEFT},
+	[STATUS] = {"STATUS", 8, 8, 0, 4, TABLE_LEFT},
 	[REDS] = {"REDS", 6, 7, 0, 6, TABLE_RIGHT},
 	[RATE] = {"REDS/s", 8, 9, 0, 7, TABLE_RIGHT},
 	[MEM] = {"MEMORY", 9, 9, 0, 8, TABLE_RIGHT},
-	[DMEM] = {"MEM CHG", 9, 10, 0, 5, TABLE_RIGHT},
+	[DMEM] = {"MEM CHG", 10, 10, 0, 5, TABLE_RIGHT},
 	[QUEUE] = {"QUEUE", 5, 6, 0, 6, TABLE_RIGHT},
 	[CPU] = {"CPU%", 5, 6, 0, 3, TABLE_RIGHT},
 	[LOC] = {"LOCATION", 14, 30, 2, 2, TABLE_LEFT},
@@ -45,13 +45,16 @@ static void test_wide_shows_everything_and_fills_the_row(void **state)
 	assert_int_equal(w[ID], cols[ID].width);
 }
 
-static void test_80_columns_drop_the_location_first(void **state)
+static void test_80_columns_drop_location_and_cpu(void **state)
 {
 	int w[N];
 
 	(void)state;
-	assert_int_equal(table_layout(cols, N, 80, w), N - 1);
+	assert_int_equal(table_layout(cols, N, 80, w), N - 2);
 	assert_int_equal(w[LOC], 0);
+	assert_int_equal(w[CPU], 0);
+	assert_true(w[NAME] >= 20);
+	assert_int_equal(w[STATUS], 8); /* "runnable" fits */
 	assert_int_equal(table_used_width(w, N), 80);
 	assert_true(w[NAME] >= cols[NAME].min_width);
 	assert_true(w[MEM] >= cols[MEM].min_width);
@@ -76,9 +79,9 @@ static void test_too_narrow_for_one_column(void **state)
 
 	(void)state;
 	/* NAME has the top priority: alone, cut to the width */
-	assert_int_equal(table_layout(cols, N, 5, w), 1);
-	assert_int_equal(w[NAME], 5);
-	assert_int_equal(table_used_width(w, N), 5);
+	assert_int_equal(table_layout(cols, N, 12, w), 1);
+	assert_int_equal(w[NAME], 12);
+	assert_int_equal(table_used_width(w, N), 12);
 	assert_int_equal(table_layout(cols, N, 0, w), 0);
 	assert_int_equal(table_used_width(w, N), 0);
 }
@@ -201,7 +204,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wide_shows_everything_and_fills_the_row),
-		cmocka_unit_test(test_80_columns_drop_the_location_first),
+		cmocka_unit_test(test_80_columns_drop_location_and_cpu),
 		cmocka_unit_test(test_60_columns_keep_the_important_ones),
 		cmocka_unit_test(test_too_narrow_for_one_column),
 		cmocka_unit_test(test_layout_properties_at_every_width),

@@ -83,6 +83,20 @@ static void system_line(struct system_box *b, const char *label, const char *val
 	ui_put(b->w, y, b->x + 2 + inner - vlen, vlen, role, value);
 }
 
+/* A path: when it does not fit, its end (the program's name) matters more than its start. */
+static void system_line_path(struct system_box *b, const char *label, const char *path)
+{
+	int room = b->width - 4 - (int)strlen(label) - 1;
+	int len = (int)strlen(path);
+	char buf[512];
+
+	if (room > 2 && len > room) {
+		snprintf(buf, sizeof buf, "~%s", path + len - room + 1);
+		path = buf;
+	}
+	system_line(b, label, path, TH_DEFAULT);
+}
+
 /* The role for a count against its limit. */
 static int system_limit_role(double count, double limit)
 {
@@ -118,7 +132,7 @@ static void system_process(struct system_box *b, const json_t *p, const json_t *
 	system_line(b, "name", ui_str(p, "name", "-"), TH_DEFAULT);
 	snprintf(v, sizeof v, "%.0f", ui_num(p, "pid"));
 	system_line(b, "pid", v, TH_DEFAULT);
-	system_line(b, "executable", ui_str(p, "exe", "-"), TH_DEFAULT);
+	system_line_path(b, "executable", ui_str(p, "exe", "-"));
 	system_line(b, "command line", ui_str(p, "cmdline", "-"), TH_DEFAULT);
 	system_line(b, "uptime", fmt_duration(x, sizeof x, ui_num(p, "uptime_s")), TH_DEFAULT);
 	system_line(b, "threads", system_of_limit(v, sizeof v, threads, ui_num(limits, "threads")),
@@ -129,7 +143,7 @@ static void system_process(struct system_box *b, const json_t *p, const json_t *
 	system_line(b, "virtual memory", fmt_bytes(x, sizeof x, ui_num(p, "vsz_bytes")), TH_DEFAULT);
 	snprintf(v, sizeof v, "%s user  %s sys", fmt_percent(x, sizeof x, ui_num(p, "cpu_user_pct")),
 	         fmt_percent(y, sizeof y, ui_num(p, "cpu_sys_pct")));
-	system_line(b, "CPU now (of one core)", v, TH_DEFAULT);
+	system_line(b, "CPU now", v, TH_DEFAULT);
 	snprintf(v, sizeof v, "%s user  %s sys", fmt_duration(x, sizeof x, ui_num(p, "cpu_user_s")),
 	         fmt_duration(y, sizeof y, ui_num(p, "cpu_sys_s")));
 	system_line(b, "CPU time", v, TH_DEFAULT);

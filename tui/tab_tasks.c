@@ -35,12 +35,12 @@ enum tasks_col {
 
 static const struct table_column tasks_columns[COL_COUNT] = {
 	[COL_ID] = {"ID", 7, 8, 0, 9, TABLE_RIGHT},
-	[COL_NAME] = {"NAME", 10, 22, 3, 10, TABLE_LEFT},
-	[COL_STATUS] = {"STATUS", 6, 8, 0, 4, TABLE_LEFT},
+	[COL_NAME] = {"NAME", 16, 22, 3, 10, TABLE_LEFT},
+	[COL_STATUS] = {"STATUS", 8, 8, 0, 4, TABLE_LEFT},
 	[COL_REDS] = {"REDS", 6, 7, 0, 6, TABLE_RIGHT},
 	[COL_RATE] = {"REDS/s", 8, 9, 0, 7, TABLE_RIGHT},
 	[COL_MEM] = {"MEMORY", 9, 9, 0, 8, TABLE_RIGHT},
-	[COL_DMEM] = {"MEM CHG", 9, 10, 0, 5, TABLE_RIGHT},
+	[COL_DMEM] = {"MEM CHG", 10, 10, 0, 5, TABLE_RIGHT},
 	[COL_QUEUE] = {"QUEUE", 5, 6, 0, 6, TABLE_RIGHT},
 	[COL_CPU] = {"CPU%", 5, 6, 0, 3, TABLE_RIGHT},
 	[COL_LOCATION] = {"LOCATION", 14, 30, 2, 2, TABLE_LEFT},

@@ -38,7 +38,7 @@ enum tree_col { COL_TREE, COL_ID, COL_KIND, COL_STATUS, COL_RESTARTS, COL_MEM, C
 static const struct table_column tree_columns[COL_COUNT] = {
 	[COL_TREE] = {"TREE", 16, 30, 3, 10, TABLE_LEFT},
 	[COL_ID] = {"ID", 7, 8, 0, 8, TABLE_RIGHT},
-	[COL_KIND] = {"KIND", 6, 18, 0, 5, TABLE_LEFT},
+	[COL_KIND] = {"KIND", 11, 18, 0, 5, TABLE_LEFT},
 	[COL_STATUS] = {"STATUS", 7, 8, 0, 4, TABLE_LEFT},
 	[COL_RESTARTS] = {"RESTARTS", 8, 10, 0, 9, TABLE_RIGHT},
 	[COL_MEM] = {"SUB MEM", 9, 9, 0, 7, TABLE_RIGHT},
