@@ -26,7 +26,7 @@
 #include "sonde.h"
 #include "topn.h"
 
-extern const struct command_entry cmd_tasks_entry;
+extern const struct command_entry cmd_tasks_entry, cmd_tree_entry;
 
 #define REPS 9
 #define TARGET_MS 5.0
@@ -80,6 +80,24 @@ static double time_query(const char *sort, const char *mode)
 		fprintf(stderr, "bench_tasks: expected 50 rows\n");
 		exit(1);
 	}
+	json_decref(req);
+	json_decref(res);
+	return dt;
+}
+
+/* One `tree` request (a flat population under no supervisor: every task is a root) in ms. */
+static double time_tree(void)
+{
+	json_t *req = json_pack("{s:s,s:i,s:i}", "cmd", "tree", "depth", 1, "limit", 100);
+	json_t *res = NULL;
+	struct cmd_error err;
+	double t0 = now_ms(), dt;
+
+	if (cmd_tree_entry.exec(req, &res, &err) != 0) {
+		fprintf(stderr, "bench_tasks: tree failed: %s\n", err.message);
+		exit(1);
+	}
+	dt = now_ms() - t0;
 	json_decref(req);
 	json_decref(res);
 	return dt;
@@ -185,6 +203,10 @@ int main(int argc, char **argv)
 		       "%.3f ms; full qsort %.1f ms\n", n, n, median(ref, REPS), full);
 		printf("%8zu tasks: tick (window snapshot, idle) %.3f ms = %.3f%% of one core at a "
 		       "1 s interval\n", n, median(tick_ms, REPS), median(tick_ms, REPS) / 10.0);
+		for (int r = 0; r < REPS; r++)
+			tm[r] = time_tree();
+		printf("%8zu tasks: tree depth=1 limit=100 (whole tree built for subtree totals) "
+		       "%.3f ms\n", n, median(tm, REPS));
 		for (int k = 0; k < 4; k++) {
 			int ok = n < 1000000 || res[k] <= TARGET_MS;
 
