@@ -42,6 +42,7 @@ struct tasks_query {
 	int sort, asc, window;
 	long long limit, offset;
 	const char *filter;        /* NULL: none */
+	int filter_has_colon;
 };
 
 /* Does a task match the filter (case-insensitive substring of name, initial call, location)? */
@@ -58,7 +59,14 @@ static int tasks_match(const struct tasks_query *q, struct registry_chunk *ch, u
 	if (ic != NULL && strcasestr(ic, q->filter) != NULL)
 		return 1;
 	l = atomic_load_explicit(&ch->hot[i].location_, memory_order_relaxed);
-	return taskjson_location(l, loc, sizeof loc) != NULL && strcasestr(loc, q->filter) != NULL;
+	if (l == NULL)
+		return 0;
+	if ((l->file != NULL && strcasestr(l->file, q->filter) != NULL) ||
+	    (l->func != NULL && strcasestr(l->func, q->filter) != NULL))
+		return 1;
+	/* "conn.c:372" spans file and line: only then format the whole location */
+	return q->filter_has_colon && taskjson_location(l, loc, sizeof loc) != NULL &&
+	       strcasestr(loc, q->filter) != NULL;
 }
 
 /* Names compare beyond their 8-byte key prefix by reading the slots (only on prefix ties). */
@@ -432,6 +440,7 @@ static int cmd_tasks_exec(const json_t *req, json_t **result, struct cmd_error *
 	q.window = mode == 1;
 	if (q.filter != NULL && q.filter[0] == '\0')
 		q.filter = NULL;
+	q.filter_has_colon = q.filter != NULL && strchr(q.filter, ':') != NULL;
 
 	res = json_pack("{s:s,s:s,s:s,s:I,s:I}", "sort", tasks_sorts[q.sort], "order",
 	                tasks_orders[order], "mode", tasks_modes[mode], "limit", (json_int_t)q.limit,

@@ -235,6 +235,12 @@ static void test_tasks_row_keys_and_filters(void **state)
 	assert_non_null(res);
 	assert_int_equal(json_integer_value(json_object_get(res, "total")), 1);
 	json_decref(res);
+	/* and "file:line" */
+	snprintf(loc, sizeof loc, "{\"filter\":\"test_cmd_tasks.c:%d\"}", at_line);
+	res = run(&cmd_tasks_entry, "%s", loc);
+	assert_non_null(res);
+	assert_int_equal(json_integer_value(json_object_get(res, "total")), 1);
+	json_decref(res);
 	res = run(&cmd_tasks_entry, "{\"filter\":\"no-such-task-anywhere\"}");
 	assert_non_null(res);
 	assert_int_equal(json_integer_value(json_object_get(res, "total")), 0);
