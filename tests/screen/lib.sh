@@ -17,6 +17,7 @@ TMUX_NAME=sonde-test-$$
 T="tmux -L $TMUX_NAME"
 WORK=
 DEMO_PID=
+EXTRA_PIDS=   # other processes a test started (killed by cleanup)
 DEMO_NAME=screen-demo-$$
 TESTS_RUN=0
 TESTS_FAILED=0
@@ -36,6 +37,10 @@ screen_requirements() {
 
 cleanup() {
 	$T kill-server >/dev/null 2>&1
+	for p in $EXTRA_PIDS; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	if [ -n "$DEMO_PID" ]; then
 		kill "$DEMO_PID" 2>/dev/null
 		wait "$DEMO_PID" 2>/dev/null
