@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gnu/libc-version.h>
@@ -29,6 +30,7 @@
 
 #include "client.h"
 #include "command.h"
+#include "jemalloc.h"
 #include "proc.h"
 #include "registry.h"
 #include "sonde.h"
@@ -190,6 +192,17 @@ static void burn_ms(long ms)
 	} while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
 }
 
+/* Linked with jemalloc (the _jemalloc build), jemalloc serves malloc -- unless a sanitizer's
+ * malloc has taken its place. */
+static int expect_jemalloc(void)
+{
+#ifdef TEST_WITH_JEMALLOC
+	return dlsym(RTLD_DEFAULT, "__asan_init") == NULL;
+#else
+	return 0;
+#endif
+}
+
 /* ---- in-process ------------------------------------------------------------------------ */
 
 /* Runs first: nothing has loaded libproc2 yet, and a missing library is a clear error. */
@@ -282,8 +295,19 @@ static void test_system_in_process(void **state)
 		assert_true(jnum(r, "agent.agent_mem.stack_resident_bytes") > 0);
 		assert_true(sum == jnum(r, "agent.agent_mem_bytes"));
 	}
-	assert_string_equal(jstr(r, "allocator", "name"), "glibc");
-	assert_string_equal(jstr(r, "allocator", "version"), gnu_get_libc_version());
+	if (expect_jemalloc()) {
+		/* this build links jemalloc: it must be found, and the agent's heap read from it */
+		assert_non_null(jemalloc_get());
+		assert_string_equal(jstr(r, "allocator", "name"), "jemalloc");
+		assert_string_equal(jstr(r, "allocator", "version"), jemalloc_get()->version);
+		assert_non_null(strstr(jstr(r, "agent", "agent_mem_source"), "thread.allocated"));
+		assert_true(jnum(r, "agent.agent_mem.thread_heap_bytes") >= 0);
+	} else {
+		assert_null(jemalloc_get());
+		assert_string_equal(jstr(r, "allocator", "name"), "glibc");
+		assert_string_equal(jstr(r, "allocator", "version"), gnu_get_libc_version());
+		assert_true(jnum(r, "agent.agent_mem.proc_tables_bytes") >= 0);
+	}
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
 	assert_int_equal((rlim_t)jnum(r, "limits.fds"), rl.rlim_cur);
 	assert_true(jnum(r, "limits.threads") > 1);
