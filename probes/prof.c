@@ -275,6 +275,8 @@ struct prof_module {
 	const char *strs;
 	size_t strsize;
 	uintptr_t min_vaddr;          /* of the first PT_LOAD, page-aligned: fbase - this = bias */
+	const ElfW(Sym) **funcs;      /* the defined functions, by address (built on first use) */
+	size_t nfuncs;
 };
 
 #define PROF_MAX_MODULES 16
@@ -359,26 +361,65 @@ static struct prof_module *prof_module_get(const char *path)
 	return m;
 }
 
+/* qsort order of function symbols: by address. */
+static int prof_func_cmp(const void *a, const void *b)
+{
+	const ElfW(Sym) *x = *(const ElfW(Sym) *const *)a, *y = *(const ElfW(Sym) *const *)b;
+
+	return x->st_value < y->st_value ? -1 : x->st_value > y->st_value;
+}
+
+/* The module's defined functions sorted by address, once, for binary searches. */
+static int prof_module_index(struct prof_module *m)
+{
+	if (m->funcs != NULL)
+		return 0;
+	m->funcs = malloc((m->nsyms ? m->nsyms : 1) * sizeof *m->funcs);
+	if (m->funcs == NULL)
+		return -1;
+	m->nfuncs = 0;
+	for (size_t i = 0; i < m->nsyms; i++) {
+		const ElfW(Sym) *sym = &m->syms[i];
+
+		if ((sym->st_info & 0xf) == STT_FUNC && sym->st_shndx != SHN_UNDEF &&
+		    sym->st_size > 0 && sym->st_name < m->strsize)
+			m->funcs[m->nfuncs++] = sym;
+	}
+	qsort(m->funcs, m->nfuncs, sizeof *m->funcs, prof_func_cmp);
+	return 0;
+}
+
 /* The .symtab function containing addr (a module loaded at fbase): its name and start. */
 static const char *prof_module_symbol(const char *path, uintptr_t fbase, uintptr_t addr,
                                       uintptr_t *start)
 {
 	struct prof_module *m = prof_module_get(path);
 	uintptr_t bias, value;
+	size_t lo = 0, hi;
 
-	if (m == NULL || m->map == NULL)
+	if (m == NULL || m->map == NULL || prof_module_index(m) != 0)
 		return NULL;
 	bias = fbase - m->min_vaddr;
 	value = addr - bias;
-	for (size_t i = 0; i < m->nsyms; i++) {
-		const ElfW(Sym) *sym = &m->syms[i];
+	/* The last function starting at or below value, if value falls inside it. */
+	hi = m->nfuncs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		if ((sym->st_info & 0xf) != STT_FUNC || sym->st_shndx == SHN_UNDEF ||
-		    sym->st_name >= m->strsize || value < sym->st_value ||
-		    value - sym->st_value >= sym->st_size)
-			continue;
-		*start = sym->st_value + bias;
-		return m->strs + sym->st_name;
+		if (m->funcs[mid]->st_value <= value)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i-- > 0;) {
+		const ElfW(Sym) *sym = m->funcs[i];
+
+		if (value - sym->st_value < sym->st_size) {
+			*start = sym->st_value + bias;
+			return m->strs + sym->st_name;
+		}
+		if (value - sym->st_value > 1u << 20)
+			break;   /* nested or aliased symbols aside, the owner is close by */
 	}
 	return NULL;
 }
@@ -398,7 +439,62 @@ static const char *prof_module_label(const Dl_info *info)
 	                                   : program_invocation_short_name;
 }
 
+/*
+ * Frames repeat across sites (every site of a leak shares its callers): a request symbolises each
+ * address once. The memo is emptied at the start of every top/diff, so it never outlives a
+ * library unloaded in between; past PROF_MEMO_MAX entries addresses are resolved uncached.
+ */
+#define PROF_MEMO_SLOTS 8192
+#define PROF_MEMO_MAX (PROF_MEMO_SLOTS * 3 / 4)
+static struct prof_memo {
+	uintptr_t addr;
+	char *text;
+} *prof_memo;
+static unsigned prof_memo_used;
+
+static void prof_memo_reset(void)
+{
+	if (prof_memo == NULL)
+		return;
+	for (unsigned i = 0; i < PROF_MEMO_SLOTS; i++)
+		free(prof_memo[i].text);
+	memset(prof_memo, 0, PROF_MEMO_SLOTS * sizeof *prof_memo);
+	prof_memo_used = 0;
+}
+
+/* The memo slot of addr: its entry, or the empty slot where it would go (NULL: no memo). */
+static struct prof_memo *prof_memo_slot(uintptr_t addr)
+{
+	size_t h;
+
+	if (prof_memo == NULL && (prof_memo = calloc(PROF_MEMO_SLOTS, sizeof *prof_memo)) == NULL)
+		return NULL;
+	h = (size_t)((addr * 0x9e3779b97f4a7c15ull) >> 32) % PROF_MEMO_SLOTS;
+	while (prof_memo[h].text != NULL && prof_memo[h].addr != addr)
+		h = (h + 1) % PROF_MEMO_SLOTS;
+	return &prof_memo[h];
+}
+
+static const char *prof_symbolise_uncached(uintptr_t addr, char *buf, size_t size);
+
 const char *prof_symbolise(uintptr_t addr, char *buf, size_t size)
+{
+	struct prof_memo *m = prof_memo_slot(addr);
+
+	if (m != NULL && m->text != NULL) {
+		snprintf(buf, size, "%s", m->text);
+		return buf;
+	}
+	prof_symbolise_uncached(addr, buf, size);
+	if (m != NULL && prof_memo_used < PROF_MEMO_MAX && (m->text = strdup(buf)) != NULL) {
+		m->addr = addr;
+		prof_memo_used++;
+	}
+	return buf;
+}
+
+/* dladdr first, the file's .symtab for static functions, else module+offset or the address. */
+static const char *prof_symbolise_uncached(uintptr_t addr, char *buf, size_t size)
 {
 	Dl_info info;
 	const char *name;
@@ -1123,6 +1219,7 @@ static int prof_top(const json_t *req, json_t **result, struct cmd_error *err)
 	    proto_arg_int(req, "depth", 12, 1, PROF_MAX_FRAMES, &depth, err) != 0 ||
 	    prof_available(err) != 0)
 		return -1;
+	prof_memo_reset();
 	if (seq == 0 && prof.nfiles == 0) {
 		if ((f = prof_take_dump(&cost, err)) == NULL)
 			return -1;
@@ -1165,6 +1262,7 @@ static int prof_diff(const json_t *req, json_t **result, struct cmd_error *err)
 	    proto_arg_int(req, "depth", 12, 1, PROF_MAX_FRAMES, &depth, err) != 0 ||
 	    prof_available(err) != 0)
 		return -1;
+	prof_memo_reset();
 	if (from_seq == 0 && to_seq == 0) {
 		if (prof.nfiles < 2)
 			return cmd_fail(err, ERR_NOT_FOUND, "diff needs two dumps and %u exist%s: take "
@@ -1281,9 +1379,14 @@ static void prof_probe_fini(void)
 		json_decref(prof.cache[k].result);
 		prof.cache[k].result = NULL;
 	}
-	for (unsigned i = 0; i < prof_nmodules; i++)
+	prof_memo_reset();
+	free(prof_memo);
+	prof_memo = NULL;
+	for (unsigned i = 0; i < prof_nmodules; i++) {
 		if (prof_modules[i].map != NULL)
 			munmap((void *)prof_modules[i].map, prof_modules[i].size);
+		free(prof_modules[i].funcs);
+	}
 	prof_nmodules = 0;
 }
 
