@@ -272,7 +272,12 @@ static int alloc_jemalloc_result(int sort, long long limit, int with_stats, json
 	t0 = agent_now_ns();
 	if (s == NULL) {
 		free(buf.text);
-		return cmd_fail(err, ERR_UNSUPPORTED, "%s", cause);
+		if (c == NULL)
+			return cmd_fail(err, ERR_UNSUPPORTED, "%s", cause);
+		/* jemalloc without statistics: its configuration still says what it is. */
+		*result = json_pack("{s:s,s:s,s:o,s:s}", "allocator", "jemalloc", "version", c->version,
+		                    "config", alloc_je_config_json(c), "message", cause);
+		return 0;
 	}
 	if (with_stats) {
 		theirs = alloc_je_stats_print(&buf);
