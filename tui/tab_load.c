@@ -313,7 +313,6 @@ static void load_draw(struct ui *ui, WINDOW *w, int height, int width)
 	                           : history_sample_at(&load.hist, load.cursor_t);
 	load_draw_status(w, width, at);
 
-
 	ncols = width >= 100 || (width >= 60 && height < 30) ? 2 : 1;
 	nrows = LOAD_PANELS / ncols;
 	for (int i = 0; i < LOAD_PANELS; i++) {
