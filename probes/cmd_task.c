@@ -129,6 +129,7 @@ static void task_inspect(const struct registry_row *row, json_t *o)
 	json_object_set_new(o, "inspect_ms", json_real(ms));
 }
 
+/* Everything about a live task: the row, its description, family, window and inspect. */
 static json_t *task_live(const struct registry_row *row, uint64_t now)
 {
 	struct registry_chunk *ch = registry_chunk(row->idx >> REGISTRY_CHUNK_SHIFT);
@@ -176,6 +177,7 @@ static json_t *task_live(const struct registry_row *row, uint64_t now)
 	return o;
 }
 
+/* A drill-down into a task that just died still answers, from the exit ring. */
 static json_t *task_exited(const struct registry_exit *rec, uint64_t now)
 {
 	json_t *o = taskjson_exit_row(rec, now);
@@ -227,6 +229,7 @@ static int task_thread(long long id, json_t **result, struct cmd_error *err)
 	return 0;
 }
 
+/* Find the task (live, else exited), or the thread when no task was ever declared. */
 static int cmd_task_exec(const json_t *req, json_t **result, struct cmd_error *err)
 {
 	static const char *const keys[] = {"task", NULL};

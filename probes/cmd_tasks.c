@@ -159,6 +159,7 @@ tasks_scan_total_sorted(const struct tasks_query *q, struct topn *top, const int
 	return total;
 }
 
+/* Dispatch once per request to the scan specialised for the sort. */
 static uint64_t tasks_scan_total(const struct tasks_query *q, struct topn *top)
 {
 	switch (q->sort) {
@@ -206,6 +207,7 @@ tasks_scan_window_sorted(const struct tasks_query *q, struct topn *top, const in
 	return total;
 }
 
+/* Window mode ranks only by memory or reductions deltas. */
 static uint64_t tasks_scan_window(const struct tasks_query *q, struct topn *top)
 {
 	return q->sort == S_MEMORY ? tasks_scan_window_sorted(q, top, S_MEMORY)
@@ -350,6 +352,7 @@ static struct tasks_cache {
 	json_t *result;
 } tasks_cache[TASKS_CACHE_SLOTS];
 
+/* How long an answer is shared; read per request so it can be changed at run time. */
 static uint64_t tasks_cache_ttl_ns(void)
 {
 	const char *env = getenv("SONDE_TASKS_CACHE_MS");
@@ -360,6 +363,7 @@ static uint64_t tasks_cache_ttl_ns(void)
 	return (uint64_t)ms * 1000000u;
 }
 
+/* Requests with the same arguments, whatever their order or id, share a key. */
 static void tasks_cache_key(const struct tasks_query *q, char *key, size_t size)
 {
 	snprintf(key, size, "%d/%d/%d/%lld/%lld/%s", q->sort, q->asc, q->window, q->limit,
@@ -393,6 +397,7 @@ static json_t *tasks_cache_get(const char *key, uint64_t now, uint64_t tick)
 	return NULL;
 }
 
+/* Keep a copy of a fresh answer, replacing the oldest entry. */
 static void tasks_cache_put(const char *key, uint64_t now, uint64_t tick, json_t *result)
 {
 	struct tasks_cache *victim = &tasks_cache[0];
@@ -414,6 +419,7 @@ static void tasks_cache_put(const char *key, uint64_t now, uint64_t tick, json_t
 	victim->result = json_copy(result);
 }
 
+/* Arguments, then a shared answer, else one scan into a bounded heap and the rows read back. */
 static int cmd_tasks_exec(const json_t *req, json_t **result, struct cmd_error *err)
 {
 	static const char *const keys[] = {"sort", "order", "mode", "limit", "offset", "filter", NULL};

@@ -51,6 +51,7 @@ struct tree {
 static struct tree scratch;
 static uint32_t scratch_cap;
 
+/* Release the scratch arrays (on allocation failure, to retry next time). */
 static void tree_free(struct tree *t)
 {
 	free(t->parent);
@@ -322,6 +323,7 @@ static int tree_threads(json_t *res, struct cmd_error *err)
 	return 0;
 }
 
+/* Build the whole tree (subtree totals need it), then expand only what was asked for. */
 static int cmd_tree_exec(const json_t *req, json_t **result, struct cmd_error *err)
 {
 	static const char *const keys[] = {"root", "depth", "limit", NULL};

@@ -91,6 +91,7 @@ static void inspect_emit(void *ctx, const char *key, const char *value)
 	job.pairs++;
 }
 
+/* The helper: one job at a time; results of a job nobody waits for any more are dropped. */
 static void *inspect_main(void *arg)
 {
 	unsigned epoch = (unsigned)(uintptr_t)arg;
@@ -138,6 +139,7 @@ static int inspect_start(void)
 	return 0;
 }
 
+/* Reported as inspect_ms, so an operator sees what the callback cost. */
 static double inspect_ms_since(const struct timespec *t0)
 {
 	struct timespec t1;
@@ -146,6 +148,7 @@ static double inspect_ms_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* Hand the job over, wait at most the budget, turn the pairs into JSON. */
 enum inspect_outcome inspect_run(sonde_inspect_fn fn, sonde_task *task, void *arg,
                                  unsigned budget_ms, json_t **out, double *elapsed_ms)
 {
@@ -219,6 +222,7 @@ enum inspect_outcome inspect_run(sonde_inspect_fn fn, sonde_task *task, void *ar
 	return rc;
 }
 
+/* Tells a stuck callback from an idle helper. */
 int inspect_busy(void)
 {
 	int busy;
@@ -229,6 +233,7 @@ int inspect_busy(void)
 	return busy;
 }
 
+/* Join an idle helper; a stuck one is detached and leaves when its callback returns. */
 void inspect_shutdown(void)
 {
 	int idle;

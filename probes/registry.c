@@ -188,18 +188,21 @@ static void registry_cache_release(void *arg)
  * lock nobody will release: hold them all across fork. */
 static pthread_mutex_t *const fork_locks[] = {&chunk_lock, &caches_lock, &depot_lock, &ring_lock};
 
+/* Before fork(): take every registry lock, in one fixed order. */
 static void registry_fork_prepare(void)
 {
 	for (size_t i = 0; i < sizeof fork_locks / sizeof fork_locks[0]; i++)
 		pthread_mutex_lock(fork_locks[i]);
 }
 
+/* After fork(), in parent and child alike: release them (in reverse). */
 static void registry_fork_done(void)
 {
 	for (size_t i = sizeof fork_locks / sizeof fork_locks[0]; i-- > 0;)
 		pthread_mutex_unlock(fork_locks[i]);
 }
 
+/* Once per process: the thread-exit destructor and the fork handlers. */
 static void registry_cache_key_create(void)
 {
 	(void)pthread_key_create(&cache_key, registry_cache_release);
@@ -280,6 +283,7 @@ static void registry_store_string(_Atomic uint64_t *dst, size_t words, const cha
 		atomic_store_explicit(&dst[i], buf[i], RLX);
 }
 
+/* A name copied consistently even while sonde_task_set_name() runs on another thread. */
 void registry_read_name(const struct registry_cold *cold, char out[REGISTRY_NAME_MAX])
 {
 	uint64_t buf[NAME_WORDS];
@@ -320,6 +324,7 @@ static void registry_thread_counters(struct registry_cache *c)
 	c->jemalloc_state = 1;
 }
 
+/* A thread's net jemalloc bytes (allocated - deallocated), from its own counters. */
 static int64_t registry_thread_bytes(uint64_t *allocatedp, uint64_t *deallocatedp)
 {
 	/* The owning thread writes these plainly; a relaxed read of an aligned word is what we
@@ -433,6 +438,7 @@ struct exit_ring {
 static struct exit_ring *_Atomic ring LINE_ALONE;
 static _Atomic uint64_t ring_dropped LINE_ALONE;
 
+/* An empty ring of cap records, cache-line aligned so entries do not share lines. */
 static struct exit_ring *registry_ring_new(unsigned cap)
 {
 	size_t size = sizeof(struct exit_ring) + (size_t)cap * sizeof(struct exit_entry);
@@ -524,6 +530,7 @@ static uint64_t registry_ring_get(struct exit_ring *r, size_t i, struct registry
 	return s1 / 2;
 }
 
+/* Exit records in the order they are shown: newest first. */
 static int registry_exit_cmp(const void *a, const void *b)
 {
 	const struct registry_exit *x = a, *y = b;
@@ -534,6 +541,7 @@ static int registry_exit_cmp(const void *a, const void *b)
 	return x->id < y->id ? 1 : x->id > y->id ? -1 : 0;
 }
 
+/* The ring's stable records, newest first (entries being written are skipped). */
 size_t registry_exits(struct registry_exit *out, size_t max)
 {
 	struct exit_ring *r = atomic_load_explicit(&ring, ACQ);
@@ -555,6 +563,7 @@ size_t registry_exits(struct registry_exit *out, size_t max)
 	return k;
 }
 
+/* An exited task's record by id: a scan of the ring (1000 entries by default). */
 int registry_exit_find(uint64_t id, struct registry_exit *out)
 {
 	struct exit_ring *r = atomic_load_explicit(&ring, ACQ);
@@ -570,6 +579,8 @@ int registry_exit_find(uint64_t id, struct registry_exit *out)
 	return -1;
 }
 
+/* Replace the ring by one of another size, carrying the newest records over; the old ring is
+ * kept (retired) because a writer may still be finishing a record in it. */
 int registry_set_exit_ring(unsigned capacity)
 {
 	struct exit_ring *old, *r;
@@ -610,6 +621,7 @@ int registry_set_exit_ring(unsigned capacity)
 	return 0;
 }
 
+/* For error messages: how many exits are remembered. */
 unsigned registry_exit_ring_capacity(void)
 {
 	struct exit_ring *r = registry_ring();
@@ -617,6 +629,7 @@ unsigned registry_exit_ring_capacity(void)
 	return r ? r->cap : 0;
 }
 
+/* Records lost to lapping writers: an honest count rather than a silent gap. */
 uint64_t registry_exit_ring_dropped(void)
 {
 	return atomic_load_explicit(&ring_dropped, RLX);
@@ -635,6 +648,8 @@ static uint64_t registry_exited_count(void)
 	return n;
 }
 
+/* Record the final figures in the exit ring, free the slot (even generation) and keep its
+ * number in this thread's cache for the next spawn. */
 SONDE_API void sonde_task_exit(sonde_task *task, const char *reason)
 {
 	struct registry_cache *c = &cache;
@@ -707,11 +722,13 @@ static struct registry_cold *registry_cold_of(const sonde_task *task)
 	return &registry_chunk_of(idx)->cold[idx & (REGISTRY_CHUNK_SLOTS - 1)];
 }
 
+/* The id lives on the hot line: no lookup. */
 SONDE_API uint64_t sonde_task_id(const sonde_task *task)
 {
 	return task ? atomic_load_explicit(&((sonde_task *)task)->id_, RLX) : 0;
 }
 
+/* A supervisor counts a child's restart; the process-wide count feeds the totals. */
 SONDE_API void sonde_task_restarted(sonde_task *task)
 {
 	if (task == NULL)
@@ -720,6 +737,7 @@ SONDE_API void sonde_task_restarted(sonde_task *task)
 	atomic_fetch_add_explicit(&restarts_total, 1, RLX);
 }
 
+/* One bit on the hot line, read by `task` before it would run the inspect callback. */
 SONDE_API void sonde_task_set_sensitive(sonde_task *task, int sensitive)
 {
 	if (task == NULL)
@@ -730,6 +748,7 @@ SONDE_API void sonde_task_set_sensitive(sonde_task *task, int sensitive)
 		atomic_fetch_and_explicit(&task->xflags_, ~REGISTRY_X_SENSITIVE, RLX);
 }
 
+/* Rename under the slot's name seqlock, so readers never see half of each name. */
 SONDE_API void sonde_task_set_name(sonde_task *task, const char *name)
 {
 	struct registry_cold *cold;
@@ -751,16 +770,19 @@ SONDE_API void sonde_task_set_name(sonde_task *task, const char *name)
 	atomic_store_explicit(&cold->name_seq, s + 2, REL);
 }
 
+/* The calling thread's current task (thread-local). */
 SONDE_API sonde_task *sonde_task_self(void)
 {
 	return self_task;
 }
 
+/* For applications that move tasks between threads (coroutines, work stealing). */
 SONDE_API void sonde_task_set_self(sonde_task *task)
 {
 	self_task = task;
 }
 
+/* A jemalloc arena of the task's own, so the agent can read its memory exactly. */
 SONDE_API int sonde_task_arena(sonde_task *task)
 {
 	const struct jemalloc_api *je = jemalloc_get();
@@ -833,6 +855,7 @@ int registry_read(uint32_t idx, uint32_t want_gen, struct registry_row *out)
 	return g1 == g2 ? 0 : -1;
 }
 
+/* No id index is kept (it would cost every spawn and exit): `task id=N` scans the hot lines. */
 long registry_find(uint64_t id, uint32_t *gen)
 {
 	uint32_t limit = registry_slot_limit();
@@ -865,6 +888,7 @@ long registry_find(uint64_t id, uint32_t *gen)
 	return -1;
 }
 
+/* Set by the first spawn; commands fall back to OS threads until then. */
 int registry_used(void)
 {
 	return atomic_load_explicit(&used, RLX);
@@ -932,6 +956,7 @@ static void registry_tick_ext(struct registry_cold *cold, uint32_t xflags,
 	}
 }
 
+/* The tick measures its own cost with this clock. */
 static uint64_t registry_mono_ns(void)
 {
 	struct timespec ts;
@@ -940,6 +965,8 @@ static uint64_t registry_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* One pass over the hot lines per sampling interval: ext memory (arenas, bound threads), the
+ * window deltas (written only for slots that changed, so idle tasks cost a read) and totals. */
 void registry_tick(uint64_t now_ns)
 {
 	const struct jemalloc_api *je = NULL;
@@ -1026,6 +1053,7 @@ void registry_tick(uint64_t now_ns)
 	tick_slots = limit;
 }
 
+/* The sampler's view: live/memory/work/queue as of the last tick, counts as of now. */
 void registry_totals(struct registry_totals *out)
 {
 	*out = last_totals;
@@ -1035,17 +1063,20 @@ void registry_totals(struct registry_totals *out)
 		out->spawned = out->live + out->exited;
 }
 
+/* Window mode's length and freshness. */
 void registry_window(struct registry_window *out)
 {
 	*out = window;
 }
 
+/* What the last tick cost the agent thread. */
 void registry_tick_cost(uint64_t *ns, uint64_t *slots)
 {
 	*ns = tick_cost_ns;
 	*slots = tick_slots;
 }
 
+/* Wire names of the enums in sonde.h. */
 const char *registry_status_name(uint32_t status)
 {
 	static const char *const names[] = {"running", "runnable", "waiting", "blocked", "exiting"};
@@ -1053,11 +1084,13 @@ const char *registry_status_name(uint32_t status)
 	return status < sizeof names / sizeof names[0] ? names[status] : "unknown";
 }
 
+/* "worker" or "supervisor". */
 const char *registry_kind_name(uint32_t kind)
 {
 	return kind == SONDE_SUPERVISOR ? "supervisor" : "worker";
 }
 
+/* OTP's names for the restart strategies. */
 const char *registry_strategy_name(uint32_t strategy)
 {
 	static const char *const names[] = {"one_for_one", "one_for_all", "rest_for_one",
@@ -1080,11 +1113,13 @@ static int registry_probe_init(void)
 	return 0;
 }
 
+/* The probe's tick is the registry tick. */
 static void registry_probe_tick(uint64_t now_ns)
 {
 	registry_tick(now_ns);
 }
 
+/* Nothing to release: tasks outlive the agent (it may be started again). */
 static void registry_probe_fini(void)
 {
 }

@@ -12,6 +12,7 @@
 #include "proc.h"
 #include "taskjson.h"
 
+/* One string an operator can paste into an editor: "file:line func". */
 const char *taskjson_location(const struct sonde_location *loc, char *buf, size_t size)
 {
 	const char *file;
@@ -23,11 +24,13 @@ const char *taskjson_location(const struct sonde_location *loc, char *buf, size_
 	return buf;
 }
 
+/* Coarse spawn stamps may be a few ms ahead of the precise clock: clamp at zero. */
 double taskjson_age_s(uint64_t start_ns, uint64_t now_ns)
 {
 	return now_ns > start_ns ? (double)(now_ns - start_ns) / 1e9 : 0.0;
 }
 
+/* Only a thread-bound task has a CPU figure of its own. */
 double taskjson_task_cpu_pct(const struct registry_row *row)
 {
 	const struct proc_thread_tick *th;
@@ -49,6 +52,7 @@ static json_t *taskjson_string(const char *s)
 	return v ? v : json_string("(not UTF-8)");
 }
 
+/* The row every task list shows; `task` adds to it. */
 json_t *taskjson_row(const struct registry_row *row, uint64_t now_ns)
 {
 	char loc[512];
@@ -73,6 +77,7 @@ json_t *taskjson_row(const struct registry_row *row, uint64_t now_ns)
 	return o;
 }
 
+/* A task that exited, in the same shape, with its reason. */
 json_t *taskjson_exit_row(const struct registry_exit *rec, uint64_t now_ns)
 {
 	char loc[512];
@@ -98,6 +103,7 @@ json_t *taskjson_exit_row(const struct registry_exit *rec, uint64_t now_ns)
 	return o;
 }
 
+/* Kernel thread states mapped onto task statuses (stopped has no task equivalent). */
 const char *taskjson_thread_status(char state)
 {
 	switch (state) {
@@ -119,6 +125,7 @@ const char *taskjson_thread_status(char state)
 	}
 }
 
+/* An OS thread as a task row; what is unknown per thread is null, not zero. */
 json_t *taskjson_thread_row(const struct proc_thread_tick *th, pid_t pid, double process_uptime_s)
 {
 	json_t *o = json_object();
@@ -141,6 +148,7 @@ json_t *taskjson_thread_row(const struct proc_thread_tick *th, pid_t pid, double
 	return o;
 }
 
+/* Thread ages are relative to the process start: /proc/uptime minus the start time. */
 double taskjson_process_uptime_s(void)
 {
 	char buf[1024];

@@ -6,6 +6,7 @@
 
 #include "topn.h"
 
+/* The caller owns the storage: a selection allocates nothing. */
 void topn_init(struct topn *t, struct topn_item *storage, size_t cap, int desc, topn_tie_fn tie,
                void *tie_ctx)
 {
@@ -32,6 +33,7 @@ int topn_before(const struct topn *t, const struct topn_item *a, const struct to
 	return a->id < b->id;
 }
 
+/* Restore the heap below i after its item changed. */
 static void topn_sift_down(struct topn *t, size_t i, size_t n)
 {
 	struct topn_item *h = t->heap, x = h[i];
@@ -50,6 +52,7 @@ static void topn_sift_down(struct topn *t, size_t i, size_t n)
 	h[i] = x;
 }
 
+/* Insert while there is room, else replace the root if the item comes before it. */
 void topn_push(struct topn *t, const struct topn_item *item)
 {
 	struct topn_item *h = t->heap;
@@ -77,6 +80,7 @@ void topn_push(struct topn *t, const struct topn_item *item)
 	topn_sift_down(t, 0, t->n);
 }
 
+/* Heap sort the kept items into output order: O(k log k), k = what is kept. */
 size_t topn_finish(struct topn *t)
 {
 	/* heap sort: move the last-in-order root to the end, shrink, repeat */
