@@ -7,6 +7,8 @@
  * own clock does not tick them meanwhile. Each probe's cost is the CPU time of the calling thread
  * (CLOCK_THREAD_CPUTIME_ID) around its tick; the sampler's own share is sampler_collect() alone.
  *
+ * Then the cost of answering `history`: the whole ring, and one new sample.
+ *
  *   tests/bench/bench_sampler [--ticks N] [--tasks N] [--threads-max N]
  *
  * Host threads are idle (blocked on a condition variable): their count, not their work, is what
@@ -25,6 +27,7 @@
 #include "agent.h"
 #include "alloc.h"
 #include "proc.h"
+#include "proto.h"
 #include "registry.h"
 #include "sampler.h"
 #include "sonde.h"
@@ -112,6 +115,41 @@ static void bench_phase(const char *label, size_t tasks, unsigned ticks)
 	       mean_total_us, mean_total_us / 1e6 * 100.0);
 }
 
+/* What a client's `history` request costs the agent thread, reply line included: the whole ring
+ * (a client attaching) and one new sample (a client following with its cursor). */
+static void bench_history(void)
+{
+	const struct sampler_sample *last = sampler_get(sampler_newest_seq());
+	struct sampler_sample s = *last;
+	char line[128], *reply;
+	size_t len;
+	double t0, full_s, one_s;
+
+	for (size_t k = 1; k <= sampler_capacity(); k++) {   /* fill the ring with regular ticks */
+		s.mono_ns = last->mono_ns + k * 1000000000ull;
+		s.wall_s = last->wall_s + (double)k;
+		sampler_record(&s);
+	}
+	snprintf(line, sizeof line, "{\"id\":1,\"cmd\":\"history\",\"limit\":%zu}",
+	         sampler_capacity());
+	t0 = bench_cpu_s();
+	reply = proto_handle_line(line, strlen(line), &len);
+	full_s = bench_cpu_s() - t0;
+	free(reply);
+	printf("history, whole ring (%zu samples, every series): %.1f ms of agent CPU, %zu bytes\n",
+	       sampler_capacity(), full_s * 1e3, len);
+	snprintf(line, sizeof line, "{\"id\":2,\"cmd\":\"history\",\"since\":%llu}",
+	         (unsigned long long)sampler_newest_seq() - 1);
+	t0 = bench_cpu_s();
+	for (int i = 0; i < 100; i++) {
+		reply = proto_handle_line(line, strlen(line), &len);
+		free(reply);
+	}
+	one_s = (bench_cpu_s() - t0) / 100;
+	printf("history, one new sample (a following client): %.1f us of agent CPU, %zu bytes (mean of 100)\n",
+	       one_s * 1e6, len);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned ticks = 20, threads_max = 999;   /* idle threads: with main, 1000 */
@@ -195,6 +233,7 @@ int main(int argc, char **argv)
 	last = sampler_get(sampler_newest_seq());
 	printf("last sample: tasks %.0f, threads %.0f, rss %.0f bytes, %u thread slots\n",
 	       last->v[SS_TASKS], last->v[SS_THREADS], last->v[SS_RSS_BYTES], last->nthreads);
+	bench_history();
 
 	pthread_mutex_lock(&bench_lock);
 	bench_keep = 0;
