@@ -35,6 +35,9 @@ static uint64_t fake_now = 1000000000000ull;
 
 /* Run a command on a JSON request text; the result, or NULL with last_err filled. */
 static json_t *run(const struct command_entry *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static json_t *run(const struct command_entry *e, const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;

@@ -37,21 +37,22 @@ static double now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-/* Each loop lives in its own function, kept out of interprocedural optimisation (noipa), so
- * all get the same code shape: a counter reached through a pointer argument. */
-__attribute__((noipa)) static void loop_work(sonde_task *t, uint64_t n)
+/* Each loop lives in its own function, called only through volatile pointers (so no compiler
+ * can specialise it for a known argument): all get the same code shape, a counter reached
+ * through a pointer argument. */
+__attribute__((noinline)) static void loop_work(sonde_task *t, uint64_t n)
 {
 	for (uint64_t i = 0; i < n; i++)
 		sonde_task_work(t, 1);
 }
 
-__attribute__((noipa)) static void loop_work_shared(sonde_task *t, uint64_t n)
+__attribute__((noinline)) static void loop_work_shared(sonde_task *t, uint64_t n)
 {
 	for (uint64_t i = 0; i < n; i++)
 		sonde_task_work_shared(t, 1);
 }
 
-__attribute__((noipa)) static void loop_load_store(struct line *l, uint64_t n)
+__attribute__((noinline)) static void loop_load_store(struct line *l, uint64_t n)
 {
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t v = atomic_load_explicit(&l->v, memory_order_relaxed);
@@ -59,7 +60,7 @@ __attribute__((noipa)) static void loop_load_store(struct line *l, uint64_t n)
 	}
 }
 
-__attribute__((noipa)) static void loop_fetch_add(_Atomic uint64_t *c, uint64_t n)
+__attribute__((noinline)) static void loop_fetch_add(_Atomic uint64_t *c, uint64_t n)
 {
 	for (uint64_t i = 0; i < n; i++)
 		atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
@@ -71,7 +72,7 @@ __attribute__((noinline)) static void called(sonde_task *t)
 	__asm__ volatile("" ::: "memory");
 }
 
-__attribute__((noipa)) static void loop_call(sonde_task *t, uint64_t n)
+__attribute__((noinline)) static void loop_call(sonde_task *t, uint64_t n)
 {
 	for (uint64_t i = 0; i < n; i++)
 		called(t);
@@ -85,6 +86,11 @@ static int cmp_double(const void *a, const void *b)
 }
 
 enum { K_WORK, K_LOADSTORE, K_FETCHADD, K_SHARED, K_CALL, K_N };
+
+static void (*volatile task_loops[])(sonde_task *, uint64_t) = {
+	[K_WORK] = loop_work, [K_SHARED] = loop_work_shared, [K_CALL] = loop_call};
+static void (*volatile line_loop)(struct line *, uint64_t) = loop_load_store;
+static void (*volatile counter_loop)(_Atomic uint64_t *, uint64_t) = loop_fetch_add;
 
 int main(int argc, char **argv)
 {
@@ -106,11 +112,9 @@ int main(int argc, char **argv)
 			double t0 = now_ns();
 
 			switch (k) {
-			case K_WORK: loop_work(t, n); break;
-			case K_LOADSTORE: loop_load_store(&ref_line, n); break;
-			case K_FETCHADD: loop_fetch_add(&private_counter, n); break;
-			case K_SHARED: loop_work_shared(t, n); break;
-			default: loop_call(t, n); break;
+			case K_LOADSTORE: line_loop(&ref_line, n); break;
+			case K_FETCHADD: counter_loop(&private_counter, n); break;
+			default: task_loops[k](t, n); break;
 			}
 			samples[k][r] = (now_ns() - t0) / (double)n;
 		}
