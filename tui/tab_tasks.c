@@ -93,6 +93,7 @@ static struct {
 	long scan_offset, scanned;
 	long search_origin;       /* where the search started: it wraps around back to here */
 	int scan_wrapped;
+	int scan_follow;          /* the scan looks for the followed task, not the search text */
 	uint64_t scan_seen_seq;
 } tasks = {.sort = 2, .desc = 1, .total = -1};
 
@@ -306,6 +307,7 @@ static void tasks_derive(struct ui *ui, const struct fetch_reply *r)
  * and stopping back at the search's origin. */
 static void tasks_scan_start(long from)
 {
+	tasks.scan_follow = 0;
 	tasks.scanning = 1;
 	tasks.scan_offset = from;
 	tasks.scanned = 0;
@@ -348,6 +350,14 @@ static void tasks_search_from_origin(struct ui *ui)
 	}
 }
 
+/* What a scan looks for: the search text, or the followed task that left the page. */
+static int tasks_scan_match(const json_t *row)
+{
+	if (tasks.scan_follow)
+		return (uint64_t)json_integer_value(json_object_get(row, "id")) == tasks.follow_id;
+	return tasks_row_matches(row, tasks.search);
+}
+
 /* A scan page arrived: jump to the first match in it, or move on, or give up. */
 static void tasks_scan_step(struct ui *ui)
 {
@@ -368,10 +378,13 @@ static void tasks_scan_step(struct ui *ui)
 	for (size_t i = 0; i < json_array_size(rows); i++) {
 		if (tasks.scan_wrapped && tasks.scan_offset + (long)i >= tasks.search_origin)
 			break; /* back where the search started */
-		if (tasks_row_matches(json_array_get(rows, i), tasks.search)) {
+		if (tasks_scan_match(json_array_get(rows, i))) {
+			long line = tasks.sel - tasks.top; /* a followed task keeps its screen line */
+
 			tasks.scanning = 0;
 			tasks.sel = tasks.scan_offset + (long)i;
-			tasks.top = tasks.sel - tasks.page / 2;
+			tasks.top = tasks.sel - (tasks.scan_follow ? line : tasks.page / 2);
+			tasks.follow_lost = 0;
 			tasks_clamp();
 			return;
 		}
@@ -386,8 +399,15 @@ static void tasks_scan_step(struct ui *ui)
 	if ((tasks.scan_wrapped && tasks.scan_offset >= tasks.search_origin) ||
 	    tasks.scanned >= TASKS_SCAN_MAX) {
 		tasks.scanning = 0;
-		ui_message(ui, "no task matches \"%s\" (%s rows searched)", tasks.search,
-		           fmt_count(n, sizeof n, (double)tasks.scanned));
+		if (tasks.scan_follow) {
+			tasks.follow_lost = 2;
+			ui_message(ui, "task #%llu is not among the %s tasks of this view (exited, or "
+			           "filtered out)", (unsigned long long)tasks.follow_id,
+			           fmt_count(n, sizeof n, (double)tasks.scanned));
+		} else {
+			ui_message(ui, "no task matches \"%s\" (%s rows searched)", tasks.search,
+			           fmt_count(n, sizeof n, (double)tasks.scanned));
+		}
 	}
 }
 
@@ -426,6 +446,13 @@ static void tasks_fetch(struct ui *ui)
 				}
 		}
 		tasks_clamp();
+		if (tasks.follow_lost == 1 && !tasks.scanning) {
+			/* it moved off the page: look around where it was, then everywhere */
+			tasks.search_origin = tasks.sel > TASKS_SCAN_PAGE / 2
+			                              ? tasks.sel - TASKS_SCAN_PAGE / 2 : 0;
+			tasks_scan_start(tasks.search_origin);
+			tasks.scan_follow = 1;
+		}
 	}
 	if (tasks.scanning)
 		tasks_scan_step(ui);
@@ -491,11 +518,12 @@ static void tasks_draw_summary(struct ui *ui, WINDOW *w, int width, const struct
 	}
 	if (tasks.follow_id != 0) {
 		snprintf(buf, sizeof buf, "  following #%llu%s", (unsigned long long)tasks.follow_id,
-		         tasks.follow_lost ? " (not on this page)" : "");
+		         tasks.follow_lost == 2 ? " (gone from this view)"
+		         : tasks.scanning ? " (looking for it...)" : "");
 		ui_put(w, 0, len, width - len, TH_OK, buf);
 		len += (int)strlen(buf);
 	}
-	if (tasks.scanning) {
+	if (tasks.scanning && !tasks.scan_follow) {
 		snprintf(buf, sizeof buf, "  searching \"%s\" at row %ld...", tasks.search,
 		         tasks.scan_offset);
 		ui_put(w, 0, len, width - len, TH_DIM, buf);
@@ -605,10 +633,20 @@ static void tasks_draw(struct ui *ui, WINDOW *w, int height, int width)
 
 /* ---- keys -------------------------------------------------------------------------------- */
 
+/* Stop following (and stop looking for the followed task). */
+static void tasks_unfollow(void)
+{
+	if (tasks.scan_follow)
+		tasks.scanning = 0;
+	tasks.scan_follow = 0;
+	tasks.follow_id = 0;
+	tasks.follow_lost = 0;
+}
+
 /* After any movement: moving by hand stops following; the page follows the selection. */
 static unsigned tasks_moved(void)
 {
-	tasks.follow_id = 0;
+	tasks_unfollow();
 	tasks_clamp();
 	return KEYS_HANDLED | KEYS_REDRAW | KEYS_REFETCH;
 }
@@ -750,7 +788,7 @@ static unsigned tasks_key_follow(struct ui *ui, int key)
 
 	(void)key;
 	if (tasks.follow_id != 0 && (id == 0 || id == tasks.follow_id)) {
-		tasks.follow_id = 0;
+		tasks_unfollow();
 		ui_message(ui, "not following any task");
 	} else if (id != 0) {
 		tasks.follow_id = id;
@@ -797,7 +835,7 @@ static unsigned tasks_key_search(struct ui *ui, int key)
 {
 	(void)key;
 	tasks.search_origin = tasks.sel;
-	tasks.follow_id = 0;
+	tasks_unfollow();
 	ui_prompt_open(ui, "Search: ", "", tasks_search_changed);
 	return KEYS_HANDLED | KEYS_REDRAW;
 }
@@ -809,7 +847,7 @@ static unsigned tasks_key_next_match(struct ui *ui, int key)
 		ui_message(ui, "no search yet: / starts one");
 		return KEYS_HANDLED | KEYS_REDRAW;
 	}
-	tasks.follow_id = 0;
+	tasks_unfollow();
 	tasks.search_origin = tasks.total > 0 ? (tasks.sel + 1) % tasks.total : 0;
 	tasks_search_from_origin(ui);
 	return KEYS_HANDLED | KEYS_REDRAW | KEYS_REFETCH;
@@ -874,7 +912,7 @@ static unsigned tasks_mouse(struct ui *ui, int y, int x, unsigned long bstate)
 		if (abs == tasks.sel)
 			return tasks_key_detail(ui, '\r');
 		tasks.sel = abs;
-		tasks.follow_id = 0;
+		tasks_unfollow();
 		return KEYS_HANDLED | KEYS_REDRAW;
 	}
 	return 0;

@@ -70,6 +70,25 @@ sleep 3
 keys Enter
 check "three refreshes later Enter opens that same task" wait_row 5 1 "Task #$followed\b"
 keys Escape F
+# a new order moves a followed task to another page: the follow finds it there. The log
+# sink is near the top by reductions and after the ~2000 "conn ..." tasks by name.
+keys R Home /
+type_text "$backlog"
+keys Enter
+sleep 0.5
+keys Enter
+check "(the search selected $backlog)" wait_row 5 2 "Task #[0-9]+ +$backlog"
+keys Escape F
+sink_id=$(row 2 | sed -n 's/.*following #\([0-9]*\).*/\1/p')
+keys N
+found() { row 2 | grep -q "sort name .*following #$sink_id" && ! row 2 | grep -q 'looking for it'; }
+check "after N (sort by name) the followed $backlog (#$sink_id) is found on its new page" \
+	wait_until 10 found
+far() { row 2 | grep -Eq ' (1[0-9]{3}|[2-9][0-9]{3})-[0-9]+ '; }
+check "... far down the list (rows $(row 2 | grep -oE '[0-9]+-[0-9]+ ' | tail -1))" far
+keys Enter
+check "... and Enter opens it" wait_row 5 1 "Task #$sink_id\b"
+keys Escape F R
 
 # A task that exits while its detail is open shows its exit record: the acceptor that
 # crashes every few seconds.
