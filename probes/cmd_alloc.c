@@ -396,6 +396,10 @@ static int alloc_glibc_result(json_t **result, struct cmd_error *err)
 		                          "fordblks / arena: the share of the arenas' memory that is "
 		                          "free chunks (glibc's fragmentation)")));
 	json_object_set_new(r, "arenas", arenas);
+	json_object_set_new(r, "arenas_explain",
+	                    json_string("per malloc_info heap: system_bytes obtained from the system, "
+	                                "free_bytes in free chunks (fastbins, bins, unsorted, top), "
+	                                "in_use_bytes = system_bytes - free_bytes"));
 	json_object_set_new(r, "mmap", json_pack("{s:I,s:I}", "chunks", (json_int_t)s->mmap_count,
 	                                         "bytes", (json_int_t)s->mmap_bytes));
 	json_object_set_new(
