@@ -15,7 +15,8 @@
  *   limits    {fds, fds_hard, threads, threads_source}     (null = unlimited)
  *   tasks     {live, max, spawned, exited, reductions, queue, restarts, memory, declared,
  *              registry_tick_us, source}                   (registry_totals())
- * `threads` result: {total, rows[{tid, name, state, cpu_user_s, cpu_sys_s, cpu_pct, processor,
+ * `threads` result: {total (matching filter), threads (all), rows[{tid, name, state, cpu_user_s,
+ *   cpu_sys_s, cpu_pct, processor,
  *   start_s, main?, agent?}], process_cpu_user_s, process_cpu_sys_s, exited_cpu_s,
  *   cpu_pct_interval_s, source}. Rows are read from /proc/self/task/TID/stat with proc.c's
  *   parser by default: libproc2 (source=libproc2) also stats every task directory, reads its
@@ -503,7 +504,8 @@ static double threads_since_start_s(void)
 /* threads: the process's threads, one row each; sorted and paged here, not in the client. */
 static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error *err)
 {
-	static const char *const keys[] = {"sort", "order", "limit", "offset", "source", NULL};
+	static const char *const keys[] = {"sort", "order", "limit", "offset", "source", "filter",
+	                                   NULL};
 	const struct agent_info *ai = agent_info();
 	const struct proc_tick *tk = proc_latest();
 	struct proc_thread *threads;
@@ -512,7 +514,8 @@ static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error
 	pid_t self;
 	long long limit, offset;
 	int sort, order, source;
-	size_t n;
+	const char *filter;
+	size_t n, all, kept;
 	json_t *list;
 
 	if (proto_check_keys(req, keys, err) != 0 ||
@@ -521,7 +524,8 @@ static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error
 	                   &order, err) != 0 ||
 	    proto_arg_int(req, "limit", 0, 0, 1000000, &limit, err) != 0 ||
 	    proto_arg_int(req, "offset", 0, 0, 1000000000, &offset, err) != 0 ||
-	    proto_arg_enum(req, "source", threads_sources, 0, &source, err) != 0)
+	    proto_arg_enum(req, "source", threads_sources, 0, &source, err) != 0 ||
+	    proto_arg_string(req, "filter", NULL, 64, &filter, err) != 0)
 		return -1;
 	if (proc_query_threads(&threads, &n, &puser, &psys,
 	                       source == 1 ? PROC_SOURCE_LIBPROC2 : PROC_SOURCE_PROC, err) != 0)
@@ -533,12 +537,19 @@ static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error
 	}
 	since_start = threads_since_start_s();
 	since_tick = tk != NULL ? (double)(agent_now_ns() - tk->threads_at_ns) / 1e9 : 0;
+	kept = 0;
 	for (size_t i = 0; i < n; i++) {
-		rows[i].t = threads[i];
-		rows[i].cpu_pct = threads_cpu_pct(&threads[i], tk, since_start, since_tick);
+		/* every thread counts toward the sum (exited_cpu_s); only matches become rows */
 		sum += threads[i].cpu_user_s + threads[i].cpu_sys_s;
+		if (filter != NULL && strstr(threads[i].name, filter) == NULL)
+			continue;
+		rows[kept].t = threads[i];
+		rows[kept].cpu_pct = threads_cpu_pct(&threads[i], tk, since_start, since_tick);
+		kept++;
 	}
 	free(threads);
+	all = n;
+	n = kept;
 	threads_sort_key = sort;
 	threads_sort_desc = order == 1;
 	qsort(rows, n, sizeof *rows, threads_cmp);
@@ -568,7 +579,8 @@ static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error
 	}
 	free(rows);
 	*result = json_pack(
-		"{s:I, s:o, s:f, s:f, s:f, s:o, s:s}", "total", (json_int_t)n, "rows", list,
+		"{s:I, s:I, s:o, s:f, s:f, s:f, s:o, s:s}", "total", (json_int_t)n, "threads",
+		(json_int_t)all, "rows", list,
 		"process_cpu_user_s", puser, "process_cpu_sys_s", psys, "exited_cpu_s",
 		puser + psys - sum > 0 ? puser + psys - sum : 0.0, "cpu_pct_interval_s",
 		tk != NULL ? json_real(tk->threads_interval_s) : json_null(), "source",
@@ -587,7 +599,7 @@ static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error
 const struct command_entry cmd_threads_entry = {
 	.name = "threads",
 	.args = "[sort=tid|cpu|cpu_pct|name] [order=asc|desc] [limit=N] [offset=N] "
-	        "[source=proc|libproc2]",
+	        "[filter=NAME-SUBSTRING] [source=proc|libproc2]",
 	.summary = "the process's threads: state, CPU time and share, processor; the agent's and "
 	           "the main thread marked",
 	.exec = cmd_threads_exec,

@@ -608,7 +608,7 @@ static void test_threads_sort_page_and_bad_arguments(void **state)
 	struct cmd_error err;
 	static const char *const bad[] = {
 		"{\"sort\":\"bogus\"}", "{\"sort\":3}", "{\"order\":\"up\"}", "{\"limit\":-1}",
-		"{\"limit\":\"5\"}", "{\"offset\":-3}", "{\"colour\":\"red\"}",
+		"{\"limit\":\"5\"}", "{\"offset\":-3}", "{\"colour\":\"red\"}", "{\"filter\":7}",
 	};
 
 	(void)state;
@@ -640,6 +640,15 @@ static void test_threads_sort_page_and_bad_arguments(void **state)
 	                   json_string_value(json_object_get(json_array_get(rows, 1), "name"))) < 0);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1), "name")),
 	                    "zeta");
+	json_decref(r);
+
+	r = run_cmd("threads", "{\"filter\":\"et\"}"); /* zeta, not alpha nor the main thread */
+	rows = json_object_get(r, "rows");
+	assert_int_equal(json_array_size(rows), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "name")),
+	                    "zeta");
+	assert_int_equal((long long)jnum(r, "total"), 1);
+	assert_int_equal((long long)jnum(r, "threads"), 3);
 	json_decref(r);
 
 	r = run_cmd("threads", "{\"offset\":10}");
