@@ -52,6 +52,7 @@ static struct {
 	long sel, top;                /* selection and first row shown in the panel's table */
 	const char *pending;          /* a prof action waiting for its reply ("start", ...) */
 	uint64_t pending_after;       /* the action slot's reply seq when it was asked for */
+	long dumped_seq;              /* the last dump this screen made (0: none) */
 	uint64_t generation;          /* of the connection the history belongs to */
 	uint64_t alloc_seq;           /* last alloc reply appended to the history */
 	double hist[3][MEM_HISTORY];  /* allocated, active, resident (glibc: in use, system) */
@@ -105,7 +106,14 @@ static long mem_dump_seq(struct ui *ui, size_t from_end)
 {
 	const json_t *d = mem_dumps(ui);
 	size_t n = json_array_size(d);
+	long newest = n ? (long)json_integer_value(json_object_get(json_array_get(d, n - 1), "seq")) : 0;
 
+	/* A dump just made is shown at once, before the next status lists it. */
+	if (mem.dumped_seq > newest) {
+		if (from_end == 0)
+			return mem.dumped_seq;
+		from_end--;
+	}
 	if (n <= from_end)
 		return 0;
 	return (long)json_integer_value(json_object_get(json_array_get(d, n - 1 - from_end), "seq"));
@@ -130,6 +138,7 @@ static void mem_history_append(struct ui *ui)
 	if (st.generation != mem.generation) {   /* another process (or a restart): start over */
 		mem.generation = st.generation;
 		mem.nhist = 0;
+		mem.dumped_seq = 0;
 		memset(&mem.scale, 0, sizeof mem.scale);
 	}
 	if (r == NULL || r->result == NULL || r->seq == mem.alloc_seq)
@@ -170,10 +179,11 @@ static void mem_action_done(struct ui *ui)
 		return;
 	if (r->result == NULL)
 		ui_message(ui, "prof %s: %s", mem.pending, r->error);
-	else if (strcmp(mem.pending, "dump") == 0)
-		ui_message(ui, "heap dump %lld written to %s",
-		           (long long)json_integer_value(json_object_get(r->result, "seq")),
+	else if (strcmp(mem.pending, "dump") == 0) {
+		mem.dumped_seq = (long)json_integer_value(json_object_get(r->result, "seq"));
+		ui_message(ui, "heap dump %ld written to %s", mem.dumped_seq,
 		           ui_str(r->result, "path", "?"));
+	}
 	else
 		ui_message(ui, "prof %s: %s", mem.pending, ui_str(r->result, "message", "done"));
 	mem.pending = NULL;
