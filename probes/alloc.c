@@ -222,7 +222,9 @@ static int je_init(void)
 			je_read_idx(&lsize, 2, j, &je.snap.lextents[j].size_bytes,
 			            sizeof je.snap.lextents[j].size_bytes);
 	}
-	je.peaks_since_ns = alloc_clock_ns();
+	/* Peaks count from the agent's start (its first tick reads them); tests have no agent. */
+	je.peaks_since_ns = agent_info() != NULL && agent_info()->started_ns != 0
+	                        ? agent_info()->started_ns : alloc_clock_ns();
 	return 0;
 }
 
