@@ -787,7 +787,8 @@ static void test_over_socket(void **state)
 	assert_int_equal((long long)jnum(sys, "process.threads"), 5); /* main + 3 + agent */
 	assert_int_equal((long long)jnum(sys, "process.threads"), nlwp);
 	assert_int_equal((long long)jnum(sys, "process.threads"), status_value(h.pid, "Threads"));
-	assert_true(fabs(jnum(sys, "process.fds") - (double)count_fd_dir(h.pid)) <= 1);
+	/* the agent's tick holds two descriptors for a moment (the task directory and one stat) */
+	assert_true(fabs(jnum(sys, "process.fds") - (double)count_fd_dir(h.pid)) <= 2);
 	assert_true(fabs(jnum(sys, "process.rss_bytes") / 1024.0 - (double)rss) < 1024.0);
 	assert_true(fabs(jnum(sys, "process.vsz_bytes") / 1024.0 - (double)vsz) < 4096.0);
 	process = jnum(sys, "process.cpu_user_s") + jnum(sys, "process.cpu_sys_s");
