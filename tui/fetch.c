@@ -24,6 +24,7 @@ struct fetch_slot {
 	uint64_t want_gen;     /* +1 when the wanted request changes */
 	int wanted;            /* declared by the last commit (or once, below) */
 	int once;              /* prefetched: wanted until one reply lands, declared or not */
+	double min_period_s;   /* refresh ticks re-ask it at most this often (0: every tick) */
 	int due;               /* should run as soon as the thread gets to it */
 	json_t *result;        /* latest reply on the thread side */
 	json_t *reply_args;
@@ -410,6 +411,16 @@ void fetch_want(struct fetch *f, const char *slot, const char *cmd, json_t *args
 }
 
 /* See fetch.h. */
+void fetch_throttle(struct fetch *f, const char *slot, double min_period_s)
+{
+	pthread_mutex_lock(&f->lock);
+	for (size_t i = 0; i < f->nslots; i++)
+		if (strcmp(f->slots[i].name, slot) == 0)
+			f->slots[i].min_period_s = min_period_s;
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* See fetch.h. */
 void fetch_prefetch(struct fetch *f, int on)
 {
 	f->prefetching = on;
@@ -427,7 +438,7 @@ void fetch_commit(struct fetch *f, int force)
 		s->wanted = s->declared || s->once;
 		if (!s->wanted)
 			s->due = 0;
-		else if (force)
+		else if (force && (s->seq == 0 || fetch_mono_s() - s->at_s >= s->min_period_s))
 			s->due = 1;
 		work |= s->wanted && s->due;
 	}

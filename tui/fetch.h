@@ -76,6 +76,10 @@ void fetch_begin(struct fetch *f);
 /* Want slot to hold the reply of cmd with args (stolen; NULL = no arguments). */
 void fetch_want(struct fetch *f, const char *slot, const char *cmd, json_t *args);
 
+/* Refresh ticks re-ask slot at most every min_period_s seconds (a changed request still runs
+ * at once): for answers that cost the agent much, so watching never becomes a load. */
+void fetch_throttle(struct fetch *f, const char *slot, double min_period_s);
+
 /* Between fetch_prefetch(f, 1) and fetch_prefetch(f, 0), wants are prefetches: a slot never
  * asked before is asked once, even if no later frame declares it (to warm a tab before its
  * first visit); slots already asked are left alone. */

@@ -31,6 +31,8 @@
 #define TREE_MAX_STATE 4096      /* nodes whose expansion the user chose */
 #define TREE_STORM_S 5.0         /* how long a restart increase stays highlighted */
 #define TREE_MAX_DEPTH 64
+#define TREE_AGENT_SHARE 0.02    /* at most this share of the agent's time goes to our trees */
+#define TREE_MAX_PERIOD_S 60.0
 
 enum tree_col { COL_TREE, COL_ID, COL_KIND, COL_STATUS, COL_RESTARTS, COL_MEM, COL_REDS,
 	COL_KIDS, COL_COUNT };
@@ -81,6 +83,7 @@ static struct {
 	uint64_t seen_seq;
 	int widths[COL_COUNT];
 	int page;
+	double period_s;           /* refresh period when a tree is costly to the agent (0: every tick) */
 } tree;
 
 /* ---- expansion state ---------------------------------------------------------------------- */
@@ -270,6 +273,15 @@ static void tree_fetch(struct ui *ui)
 	tree.page = ui->body_h - 2 > 1 ? ui->body_h - 2 : 1;
 	fetch_want(ui->fetch, "tree", "tree",
 	           json_pack("{s:i, s:i}", "depth", TREE_DEPTH, "limit", TREE_LIMIT));
+	/* A tree is one pass over every task in the agent (~170 ms at a million): ask for it
+	 * only as often as keeps that under TREE_AGENT_SHARE of the agent's time. */
+	tree.period_s = 0;
+	if (r != NULL && r->took_ms / 1e3 / TREE_AGENT_SHARE > ui->interval_ms / 1e3) {
+		tree.period_s = r->took_ms / 1e3 / TREE_AGENT_SHARE;
+		if (tree.period_s > TREE_MAX_PERIOD_S)
+			tree.period_s = TREE_MAX_PERIOD_S;
+	}
+	fetch_throttle(ui->fetch, "tree", tree.period_s);
 }
 
 static void tree_draw_row(struct ui *ui, WINDOW *w, int y, int width, const struct tree_row *r,
@@ -352,6 +364,15 @@ static void tree_draw(struct ui *ui, WINDOW *w, int height, int width)
 	         strcmp(ui_str(r->result, "source", ""), "threads") == 0
 	                 ? " - no tasks declared: the process and its threads" : "");
 	ui_put(w, 0, 0, width, TH_HEADER, buf);
+	if (tree.period_s > 0) {
+		char p[FMT_SIZE], c[FMT_SIZE];
+		int len = (int)strlen(buf) + 2;
+
+		snprintf(buf, sizeof buf, "refreshed every %s: a tree takes the agent %s",
+		         fmt_duration(p, sizeof p, tree.period_s),
+		         fmt_duration(c, sizeof c, r->took_ms / 1e3));
+		ui_put(w, 0, len, width - len, TH_DIM, buf);
+	}
 	table_draw_header(w, 1, 0, tree_columns, COL_COUNT, tree.widths, -1, 1);
 	for (int y = 2; y < height; y++) {
 		long i = tree.top + (y - 2);
