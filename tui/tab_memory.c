@@ -545,6 +545,32 @@ static json_t *mem_profile_rows(struct ui *ui)
 }
 
 /* The profiling panel: state line, what is shown, then the table or one stack. */
+/* Put text over as many lines as it needs (at most max), broken at spaces. Returns the lines. */
+static int mem_put_wrapped(WINDOW *w, int y, int width, int max, int role, const char *text)
+{
+	int n = 0;
+
+	while (*text != '\0' && n < max && width > 0) {
+		int len = (int)strlen(text), cut = len;
+		char buf[512];
+
+		if (len > width) {
+			for (cut = width; cut > 0 && text[cut] != ' '; cut--)
+				;
+			if (cut == 0)
+				cut = width;
+		}
+		snprintf(buf, sizeof buf, "%.*s", cut < (int)sizeof buf - 1 ? cut : (int)sizeof buf - 1,
+		         text);
+		ui_put(w, y + n, 0, width, role, buf);
+		n++;
+		text += cut;
+		while (*text == ' ')
+			text++;
+	}
+	return n;
+}
+
 static void mem_draw_profile(struct ui *ui, WINDOW *w, int y, int height, int width)
 {
 	const json_t *st = mem_result(ui, MEM_SLOT_PROF);
@@ -555,9 +581,17 @@ static void mem_draw_profile(struct ui *ui, WINDOW *w, int y, int height, int wi
 		ui_put(w, y, 0, width, TH_DIM, "waiting for prof status...");
 		return;
 	}
-	if (!json_is_true(json_object_get(st, "opt_prof")))
-		snprintf(line, sizeof line, "%s", ui_str(st, "message", ""));
-	else if (strcmp(ui_str(st, "owner", ""), "outside") == 0)
+	if (!json_is_true(json_object_get(st, "opt_prof"))) {
+		/* What to set must be readable at 80 columns: said in full, over several lines. */
+		if (json_is_true(json_object_get(st, "compiled")))
+			snprintf(line, sizeof line, "heap profiling is off in this process: start the "
+			         "service with MALLOC_CONF=prof:true,prof_active:false (sampling armed, "
+			         "inactive), then press r here to start it");
+		else
+			snprintf(line, sizeof line, "%s", ui_str(st, "message", ""));
+		mem_put_wrapped(w, y, width, height, TH_WARNING, line);
+		return;
+	} else if (strcmp(ui_str(st, "owner", ""), "outside") == 0)
 		snprintf(line, sizeof line, "a run started outside sonde is active (not ours to stop); "
 		         "d dumps it");
 	else if (strcmp(ui_str(st, "owner", ""), "sonde") == 0)
@@ -577,10 +611,7 @@ static void mem_draw_profile(struct ui *ui, WINDOW *w, int y, int height, int wi
 		         fmt_bytes(b1, sizeof b1, mem_num(st, "sample_period_bytes")),
 		         on ? "on" : "off", b2[0] ? " for " : "", b2, nd, nd == 1 ? "" : "s");
 	}
-	ui_put(w, y, 0, width,
-	       json_is_true(json_object_get(st, "opt_prof")) ? TH_DEFAULT : TH_WARNING, line);
-	if (!json_is_true(json_object_get(st, "opt_prof")))
-		return;
+	ui_put(w, y, 0, width, TH_DEFAULT, line);
 	if (mem_dump_seq(ui, mem.diff ? 1 : 0) == 0) {
 		ui_put(w, y + 1, 0, width, TH_DIM,
 		       mem.diff ? "diff needs two dumps: press d twice, some time apart"

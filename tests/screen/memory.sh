@@ -91,7 +91,7 @@ stop_demo
 # ---- jemalloc without MALLOC_CONF ------------------------------------------------------------
 start_demo --tasks 100 --rate 50 || { echo "Bail out! the demo did not start"; exit 1; }
 next_server
-start_tui 100 24 -p "$DEMO_PID"
+start_tui 80 24 -p "$DEMO_PID"
 wait_screen 10 "$DEMO_NAME" || true
 keys 3 p
 check "without MALLOC_CONF the panel says exactly what to set" \
