@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,7 @@ struct client {
 static struct {
 	pthread_mutex_t lock;     /* serialises start/stop; never taken by the agent thread */
 	int running;
-	volatile sig_atomic_t stop;
+	atomic_int stop;          /* set by sonde_stop() on another thread (TSan: volatile races) */
 	pthread_t thread;
 	int listen_fd;
 	int wake[2];
@@ -430,7 +431,7 @@ static void *agent_main(void *arg)
 			agent_log("probe %s disabled", (*p)->name);
 	agent.next_tick_ns = agent_now_ns();
 
-	while (!agent.stop) {
+	while (!atomic_load_explicit(&agent.stop, memory_order_acquire)) {
 		uint64_t now = agent_now_ns();
 		int timeout, n;
 		nfds_t nfds = 0;
@@ -633,7 +634,7 @@ static int agent_start_locked(const struct sonde_options *o)
 	if (agent_listen(&cause) != 0)
 		goto fail;
 
-	agent.stop = 0;
+	atomic_store_explicit(&agent.stop, 0, memory_order_relaxed);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = pthread_create(&agent.thread, NULL, agent_main, NULL);
@@ -688,7 +689,7 @@ SONDE_API void sonde_stop(void)
 	if (agent.running) {
 		char one = 1;
 		ssize_t n;
-		agent.stop = 1;
+		atomic_store_explicit(&agent.stop, 1, memory_order_release);
 		n = write(agent.wake[1], &one, 1);
 		(void)n;
 		pthread_join(agent.thread, NULL);
