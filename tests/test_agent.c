@@ -19,6 +19,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1319,6 +1320,15 @@ static void test_fork_child_starts_its_own(void **state)
 	int eof;
 	struct conn *c;
 
+	/*
+	 * GCC 12's libasan does not hold its allocator locks across fork(): when the parent's agent
+	 * thread is inside malloc at that moment, the child's new agent thread blocks forever on
+	 * the inherited lock (seen in about 1 run in 3: its socket exists but never accepts).
+	 */
+	if (TEST_ASAN) {
+		print_message("# skipped under ASan: libasan's allocator locks are not fork-safe\n");
+		skip();
+	}
 	host_start_env(f, &f->host, env, args);
 	line = conn_line_eof(f->host.out, TEST_TIMEOUT_MS, &eof);
 	assert_non_null(line);
@@ -1519,6 +1529,59 @@ static void test_start_stop_idempotent(void **state)
 	assert_false(test_file_exists(path));
 }
 
+/* sonde_start/sonde_stop from many threads at once: never two agents, never a crash, and a clean
+ * end state (the promise "idempotent; safe from any thread"). */
+struct test_racer {
+	const char *dir;
+	int seed;
+	int failures;
+};
+
+static void *test_racer_main(void *arg)
+{
+	struct test_racer *r = arg;
+	struct sonde_options o = {.dir = r->dir, .name = "racer"};
+	unsigned seed = (unsigned)r->seed;
+
+	for (int i = 0; i < 40; i++) {
+		if (rand_r(&seed) % 2 == 0) {
+			if (sonde_start(&o) != 0)
+				r->failures++;
+		} else {
+			sonde_stop();
+		}
+	}
+	return NULL;
+}
+
+static void test_start_stop_from_many_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct test_racer racers[8];
+	pthread_t threads[8];
+	int before = test_threads_now();
+
+	for (int i = 0; i < 8; i++) {
+		racers[i] = (struct test_racer){.dir = f->dir, .seed = i + 1};
+		assert_int_equal(pthread_create(&threads[i], NULL, test_racer_main, &racers[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+		assert_int_equal(racers[i].failures, 0);
+	}
+	/* Whatever the last call was: at most one agent, and if one runs, it serves. */
+	assert_true(test_count_dir(f->dir) <= 1);
+	if (sonde_socket_path() != NULL) {
+		struct conn *c = conn_open(sonde_socket_path(), getpid());
+		conn_ping(c, 1);
+		conn_close(c);
+		assert_int_equal(test_threads_now(), before + 1);
+	}
+	sonde_stop();
+	assert_int_equal(test_threads_now(), before);
+	assert_int_equal(test_count_dir(f->dir), 0);
+}
+
 static void test_socket_removed_at_exit(void **state)
 {
 	struct fixture *f = *state;
@@ -1580,6 +1643,7 @@ int main(void)
 		T(test_unsafe_directories),
 		T(test_disable),
 		T(test_start_stop_idempotent),
+		T(test_start_stop_from_many_threads),
 		T(test_socket_removed_at_exit),
 	};
 #undef T
