@@ -48,9 +48,11 @@ static struct {
 	enum mem_panel panel;
 	int sort;                     /* index into mem_sorts */
 	int diff;                     /* profile panel: 1 diff view, 0 top view */
+	int functions;                /* profile top view: 1 by function, 0 by site (stack) */
 	int stack;                    /* profile panel: the selected site's stack is open */
 	long sel, top;                /* selection and first row shown in the panel's table */
 	const char *pending;          /* a prof action waiting for its reply ("start", ...) */
+	int pending_seconds;          /* start: a timed run of this many seconds (0: until x) */
 	uint64_t pending_after;       /* the action slot's reply seq when it was asked for */
 	long dumped_seq;              /* the last dump this screen made (0: none) */
 	uint64_t generation;          /* of the connection the history belongs to */
@@ -209,7 +211,11 @@ static void mem_fetch(struct ui *ui)
 		                     (json_int_t)mem_dump_seq(ui, 0), "limit", MEM_ROWS_ASKED / 2,
 		                     "depth", MEM_STACK_DEPTH));
 	if (mem.pending != NULL)
-		fetch_want(ui->fetch, MEM_SLOT_ACTION, "prof", json_pack("{s:s}", "action", mem.pending));
+		fetch_want(ui->fetch, MEM_SLOT_ACTION, "prof",
+		           mem.pending_seconds > 0
+		               ? json_pack("{s:s,s:i}", "action", mem.pending, "seconds",
+		                           mem.pending_seconds)
+		               : json_pack("{s:s}", "action", mem.pending));
 }
 
 /* ---- summary ------------------------------------------------------------------------------ */
@@ -508,6 +514,22 @@ static void mem_site_row(const json_t *r, char c[][64])
 	                         json_string_value(json_array_get(stack, 1)) : "");
 }
 
+static const struct table_column mem_fn_cols[] = {
+	{"BYTES", 9, 10, 0, 9, TABLE_RIGHT},   {"OBJECTS", 8, 8, 0, 6, TABLE_RIGHT},
+	{"SHARE", 6, 6, 0, 7, TABLE_RIGHT},    {"SITES", 5, 6, 0, 5, TABLE_RIGHT},
+	{"FUNCTION", 12, 40, 3, 8, TABLE_LEFT},
+};
+
+/* Cells of one per-function row (all the sites whose allocating function it is). */
+static void mem_fn_row(const json_t *r, char c[][64])
+{
+	fmt_bytes(c[0], 64, ui_num(r, "bytes"));
+	fmt_count(c[1], 64, ui_num(r, "objects"));
+	fmt_percent(c[2], 64, 100.0 * ui_num(r, "share"));
+	snprintf(c[3], 64, "%.0f", ui_num(r, "sites"));
+	snprintf(c[4], 64, "%s", ui_str(r, "function", "?"));
+}
+
 static const struct table_column mem_delta_cols[] = {
 	{"CHANGE", 10, 11, 0, 9, TABLE_RIGHT}, {"BEFORE", 9, 10, 0, 5, TABLE_RIGHT},
 	{"NOW", 9, 10, 0, 7, TABLE_RIGHT},     {"FUNCTION", 12, 24, 2, 8, TABLE_LEFT},
@@ -535,7 +557,7 @@ static json_t *mem_profile_rows(struct ui *ui)
 
 	if (!mem.diff) {
 		r = mem_result(ui, MEM_SLOT_TOP);
-		json_array_extend(rows, json_object_get(r, "by_bytes"));
+		json_array_extend(rows, json_object_get(r, mem.functions ? "functions" : "by_bytes"));
 	} else {
 		r = mem_result(ui, MEM_SLOT_DIFF);
 		json_array_extend(rows, json_object_get(r, "grew"));
@@ -594,6 +616,10 @@ static void mem_draw_profile(struct ui *ui, WINDOW *w, int y, int height, int wi
 	} else if (strcmp(ui_str(st, "owner", ""), "outside") == 0)
 		snprintf(line, sizeof line, "a run started outside sonde is active (not ours to stop); "
 		         "d dumps it");
+	else if (strcmp(ui_str(st, "owner", ""), "sonde") == 0 &&
+	         json_is_number(json_object_get(st, "stops_in_s")))
+		snprintf(line, sizeof line, "profiling, stops by itself in %s (x stops now, d dumps)",
+		         fmt_duration(b1, sizeof b1, mem_num(st, "stops_in_s")));
 	else if (strcmp(ui_str(st, "owner", ""), "sonde") == 0)
 		snprintf(line, sizeof line, "profiling (x stops, d dumps)");
 	else
@@ -630,14 +656,17 @@ static void mem_draw_profile(struct ui *ui, WINDOW *w, int y, int height, int wi
 			         fmt_duration(b1, sizeof b1, mem_num(r, "seconds_between")),
 			         fmt_bytes_delta(b2, sizeof b2, mem_num(r, "delta_bytes")));
 		else
-			snprintf(line, sizeof line, "top allocation sites of dump %lld: %s live (estimated from "
-			         "samples) in %.0f sites (D: diff vs previous dump, Enter: stack)",
-			         (long long)mem_num(r, "seq"), fmt_bytes(b1, sizeof b1, mem_num(r, "total_bytes")),
-			         mem_num(r, "sites"));
+			snprintf(line, sizeof line, "top allocation %s of dump %lld: %s live (estimated from "
+			         "samples) in %.0f sites (f: %s, D: diff vs previous dump%s)",
+			         mem.functions ? "functions" : "sites", (long long)mem_num(r, "seq"),
+			         fmt_bytes(b1, sizeof b1, mem_num(r, "total_bytes")), mem_num(r, "sites"),
+			         mem.functions ? "by site" : "by function", mem.functions ? "" : ", Enter: stack");
 		ui_put(w, y + 1, 0, width, TH_DIM, r != NULL ? line : "reading the dump...");
 	}
 	rows = mem_profile_rows(ui);
-	if (mem.stack && json_array_size(rows) > 0) {
+	if (!mem.diff && mem.functions) {
+		mem_draw_table(w, y + 2, height - 2, width, mem_fn_cols, 5, 0, rows, mem_fn_row, 1);
+	} else if (mem.stack && json_array_size(rows) > 0) {
 		const json_t *site;
 		const json_t *stack;
 
@@ -811,7 +840,7 @@ static unsigned mem_key_stack(struct ui *ui, int key)
 {
 	(void)ui;
 	(void)key;
-	if (mem.panel != PANEL_PROFILE)
+	if (mem.panel != PANEL_PROFILE || (mem.functions && !mem.diff))
 		return KEYS_HANDLED;
 	mem.stack = !mem.stack;
 	return KEYS_HANDLED | KEYS_REDRAW;
@@ -829,7 +858,20 @@ static unsigned mem_key_diff(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW | KEYS_REFETCH;
 }
 
-/* r / x / d: one profiling action, sent once. */
+/* f: the top view by site (stack) or by allocating function (pprof's flat view). */
+static unsigned mem_key_functions(struct ui *ui, int key)
+{
+	(void)ui;
+	(void)key;
+	mem.panel = PANEL_PROFILE;
+	mem.diff = 0;
+	mem.functions = !mem.functions;
+	mem.sel = mem.top = 0;
+	mem.stack = 0;
+	return KEYS_HANDLED | KEYS_REDRAW;
+}
+
+/* r / R / x / d: one profiling action, sent once. */
 static unsigned mem_key_action(struct ui *ui, int key)
 {
 	if (mem.pending != NULL) {
@@ -841,7 +883,8 @@ static unsigned mem_key_action(struct ui *ui, int key)
 
 		mem.pending_after = r != NULL ? r->seq : 0;
 	}
-	mem.pending = key == 'r' ? "start" : key == 'x' ? "stop" : "dump";
+	mem.pending = key == 'r' || key == 'R' ? "start" : key == 'x' ? "stop" : "dump";
+	mem.pending_seconds = key == 'R' ? 60 : 0;
 	mem.panel = PANEL_PROFILE;
 	return KEYS_HANDLED | KEYS_REDRAW | KEYS_REFETCH;
 }
@@ -853,10 +896,13 @@ static const struct key_binding mem_bindings[] = {
 	{'o', "Order", "size classes: sort by waste, size, utilisation", mem_key_sort},
 	{'r', "Start", "start heap profiling (needs MALLOC_CONF=prof:true,prof_active:false)",
 	 mem_key_action},
+	{'R', NULL, "start heap profiling for 60 seconds (it stops by itself)", mem_key_action},
 	{'x', "Stop", "stop the heap profiling run sonde started", mem_key_action},
 	{'d', "Dump", "write a heap dump (its path is shown; jeprof reads it too)", mem_key_action},
 	{'D', "Diff", "profile: switch between top sites and the diff against the previous dump",
 	 mem_key_diff},
+	{'f', NULL, "profile: top sites by stack, or in-use bytes by allocating function",
+	 mem_key_functions},
 	{'\r', NULL, "profile: open or close the selected site's stack", mem_key_stack},
 	{'\n', NULL, "profile: open or close the selected site's stack", mem_key_stack},
 	{KEY_ENTER, NULL, "profile: open or close the selected site's stack", mem_key_stack},

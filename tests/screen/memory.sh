@@ -5,7 +5,7 @@
 #     sorted by waste;
 #   - the profiling panel: r starts, d dumps, the top sites name the leaking connection's
 #     allocation function (conn_queue_tx), a second dump and D show it growing, Enter its stack,
-#     x stops;
+#     x stops, f shows bytes by function, R runs for 60 s by itself;
 #   - --ascii leaves nothing but ASCII on the Memory tab;
 #   - the demo without MALLOC_CONF: the panel says exactly what to set;
 #   - `sonde run` on a program that uses glibc malloc (sleep): the tab shows glibc's figures and
@@ -64,6 +64,13 @@ check "Enter: the stack of the selected site" wait_screen 5 "stack of conn_queue
 check "the stack names its callers" wait_screen 5 "conn_push_updates\\+0x"
 keys Enter x
 check "x stops profiling" wait_screen 5 "profiling off \\(r starts.*stopped by"
+keys f
+check "f: in-use bytes by allocating function" wait_screen 5 "SITES FUNCTION"
+check "f: the leak's function leads" wait_screen 5 "^ +[0-9.]+ (KiB|MiB) .* conn_queue_tx *$"
+keys R
+check "R: a timed run that stops by itself" wait_screen 5 "stops by itself in [0-9.]+ s"
+keys x
+check "x stops the timed run" wait_screen 5 "profiling off \\(r starts"
 
 # A fresh tmux server (its own name) for each screen: reusing one races with its exit.
 next_server() {
