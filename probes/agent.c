@@ -37,12 +37,14 @@
 
 #define AGENT_READ_CHUNK 65536
 #define AGENT_MAX_CLIENTS_LIMIT 1024
+/* A request line of PROTO_MAX_LINE bytes with its CR and LF: CRLF clients get the same limit. */
+#define AGENT_IN_CAP (PROTO_MAX_LINE + 2)
 
 struct client {
 	int fd;
 	uid_t uid;
 	pid_t pid;
-	char *in;                 /* unparsed input; at most PROTO_MAX_LINE + 1 bytes kept */
+	char *in;                 /* unparsed input; at most AGENT_IN_CAP bytes kept */
 	size_t in_len;
 	int discarding;           /* skipping the rest of an over-long line */
 	char *out;                /* queued reply bytes not yet sent */
@@ -278,7 +280,7 @@ static int client_read(struct client *c)
 			c->discarding = 0;
 			continue;
 		}
-		room = PROTO_MAX_LINE + 1 - c->in_len;
+		room = AGENT_IN_CAP - c->in_len;
 		if (chunk > room)
 			chunk = room;
 		memcpy(c->in + c->in_len, buf + off, chunk);
@@ -287,7 +289,8 @@ static int client_read(struct client *c)
 		off += chunk;
 		if (client_serve_lines(c) != 0)
 			return -1;
-		if (c->in_len > PROTO_MAX_LINE) {
+		if (c->in_len > PROTO_MAX_LINE + 1 ||
+		    (c->in_len == PROTO_MAX_LINE + 1 && c->in[PROTO_MAX_LINE] != '\r')) {
 			/* No newline within the limit: answer once, then skip to the next newline. */
 			size_t len = 0;
 			char msg[160], *line;
@@ -363,7 +366,7 @@ static void agent_accept(void)
 			continue;
 		}
 		c = calloc(1, sizeof *c);
-		if (c == NULL || (c->in = malloc(PROTO_MAX_LINE + 1)) == NULL) {
+		if (c == NULL || (c->in = malloc(AGENT_IN_CAP)) == NULL) {
 			free(c);
 			agent_refuse(fd, ERR_INTERNAL, "agent out of memory");
 			continue;

@@ -781,6 +781,24 @@ static void test_line_limit_exact(void **state)
 	test_expect_err(conn_json(c), LLONG_MIN, "line_too_long", NULL);
 	free(s);
 	conn_ping(c, 79);
+	/* With CRLF the limit is the same: 65536 bytes and CR LF pass, 65537 and CR LF do not. */
+	s = test_padded_ping(65536, 81);
+	conn_send(c, s, 65536);
+	conn_send_str(c, "\r\n");
+	test_expect_ok(conn_json(c), 81);
+	free(s);
+	s = test_padded_ping(65537, 82);
+	conn_send(c, s, 65537);
+	conn_send_str(c, "\r\n");
+	test_expect_err(conn_json(c), LLONG_MIN, "line_too_long", NULL);
+	free(s);
+	/* A CR that is not followed by LF after 65536 bytes makes the line too long. */
+	s = test_padded_ping(65536, 83);
+	conn_send(c, s, 65536);
+	conn_send_str(c, "\rx\n");
+	test_expect_err(conn_json(c), LLONG_MIN, "line_too_long", NULL);
+	free(s);
+	conn_ping(c, 84);
 	/* Split across many small writes, the limit is the same. */
 	s = test_padded_ping(65536, 80);
 	for (size_t off = 0; off < 65537; off += 1000) {
