@@ -439,7 +439,8 @@ static void test_no_ring(void **state)
 }
 
 /* The collector over the real probes: what proc and the registry measured lands in the sample,
- * totals become rates over the real elapsed time, and the first sample has no rates. */
+ * totals become rates over the real elapsed time, the first sample has no rates, and a stale
+ * proc reading is not repeated. */
 static void test_collect_real_probes(void **state)
 {
 	struct sonde_task_spec spec = {.name = "collect", .initial_call = __func__};
@@ -490,6 +491,21 @@ static void test_collect_real_probes(void **state)
 	assert_true(main_seen);
 	for (int i = 0; i < 5; i++)
 		sonde_task_exit(tasks[i], NULL);
+
+	/* proc did not tick this time (its reading is more than half an interval old): its
+	 * figures are unknown in this sample, not the old ones repeated */
+	usleep(600000);
+	t2 = agent_now_ns();
+	registry_probe.tick(t2);
+	sampler_collect(t2);
+	s2 = sampler_get(BASE + 3);
+	assert_non_null(s2);
+	assert_int_equal(s2->gap, SAMPLER_GAP_NONE);
+	assert_true(isnan(s2->v[SS_RSS_BYTES]));
+	assert_true(isnan(s2->v[SS_CPU_PCT]));
+	assert_int_equal(s2->nthreads, 0);
+	assert_false(isnan(s2->v[SS_TASKS]));             /* the registry did tick */
+	assert_true(s2->v[SS_EXIT_PER_S] > 5 / 1.0);       /* 5 exits in ~0.6 s */
 	proc_probe.fini();
 	sampler_ring_fini();
 }
