@@ -292,6 +292,71 @@ static void test_tick_live(void **state)
 
 void proc_set_thread_scan_budget(double share_of_a_core);
 
+static void *short_lived(void *arg)
+{
+	volatile unsigned long x = 0;
+
+	for (long i = 0; i < (long)(intptr_t)arg; i++)
+		x++;
+	return NULL;
+}
+
+/* Creates and joins short-lived threads until told to stop: tids come and go mid-scan. */
+static void *churner(void *arg)
+{
+	unsigned long *made = arg;
+
+	while (!spin_stop) {
+		pthread_t t[8];
+
+		for (int i = 0; i < 8; i++)
+			if (pthread_create(&t[i], NULL, short_lived, (void *)(intptr_t)(20000 * i)) != 0)
+				t[i] = 0;
+		for (int i = 0; i < 8; i++)
+			if (t[i] != 0) {
+				pthread_join(t[i], NULL);
+				(*made)++;
+			}
+	}
+	return NULL;
+}
+
+/* Threads born and dying during every scan: each table stays sorted, without duplicates, with
+ * shares that are unknown or sane. */
+static void test_tick_under_thread_churn(void **state)
+{
+	pthread_t ch;
+	unsigned long made = 0;
+	uint64_t t = now_ns();
+
+	(void)state;
+	spin_stop = 0;
+	assert_int_equal(proc_probe.init(), 0);
+	assert_int_equal(pthread_create(&ch, NULL, churner, &made), 0);
+	for (int k = 1; k <= 40; k++) {
+		const struct proc_tick *tk;
+
+		usleep(5000);
+		t += 60000000u; /* 60 ms apart, as far as the probe knows */
+		proc_probe.tick(t);
+		tk = proc_latest();
+		assert_non_null(tk);
+		assert_true(tk->nthreads >= 2);
+		for (size_t i = 0; i < tk->nthreads; i++) {
+			const struct proc_thread_tick *r = &tk->threads[i];
+
+			if (i > 0)
+				assert_true(tk->threads[i - 1].tid < r->tid);
+			assert_true(isnan(r->cpu_pct) || (r->cpu_pct >= 0 && r->cpu_pct < 10000));
+			assert_true(r->cpu_s >= 0 && r->start_s >= 0);
+		}
+	}
+	spin_stop = 1;
+	pthread_join(ch, NULL);
+	assert_true(made > 40);
+	proc_probe.fini();
+}
+
 /* A thread scan dearer than its budget is spread over ticks; the process figures are not. */
 static void test_tick_spreads_costly_thread_scan(void **state)
 {
@@ -374,6 +439,7 @@ int main(void)
 		cmocka_unit_test(test_thread_deltas),
 		cmocka_unit_test(test_tick_live),
 		cmocka_unit_test(test_tick_spreads_costly_thread_scan),
+		cmocka_unit_test(test_tick_under_thread_churn),
 		cmocka_unit_test(test_tick_does_not_load_libproc2),
 	};
 

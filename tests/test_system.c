@@ -506,6 +506,65 @@ static void test_threads_born_since_tick(void **state)
 	proc_probe.fini();
 }
 
+static volatile int churn_stop;
+
+static void *churn_short(void *arg)
+{
+	(void)arg;
+	usleep(1000);
+	return NULL;
+}
+
+/* Starts and joins bursts of 32 short-lived threads: more than the reply's first guess of
+ * rows can hold, so its table must grow mid-scan. */
+static void *churn_bursts(void *arg)
+{
+	unsigned long *made = arg;
+
+	while (!churn_stop) {
+		pthread_t t[32];
+		int started = 0;
+
+		for (int i = 0; i < 32; i++)
+			if (pthread_create(&t[started], NULL, churn_short, NULL) == 0)
+				started++;
+		for (int i = 0; i < started; i++)
+			pthread_join(t[i], NULL);
+		*made += (unsigned long)started;
+	}
+	return NULL;
+}
+
+/* `threads` while threads are born and die under it, from both sources: every reply is a
+ * sorted list without duplicates, and its total is its row count. */
+static void test_threads_under_churn(void **state)
+{
+	pthread_t ch;
+	unsigned long made = 0;
+
+	(void)state;
+	churn_stop = 0;
+	assert_int_equal(pthread_create(&ch, NULL, churn_bursts, &made), 0);
+	for (int k = 0; k < 40; k++) {
+		json_t *r = run_cmd("threads", k % 2 ? "{\"source\":\"libproc2\"}" : "{}");
+		const json_t *rows = json_object_get(r, "rows"), *row;
+		size_t i;
+
+		assert_int_equal((size_t)jnum(r, "total"), json_array_size(rows));
+		json_array_foreach(rows, i, row) {
+			assert_non_null(json_string_value(json_object_get(row, "name")));
+			if (i > 0)
+				assert_true(jnum(json_array_get(rows, i - 1), "tid") < jnum(row, "tid"));
+		}
+		assert_non_null(find_row(rows, "tid", getpid()));
+		json_decref(r);
+		usleep(2000);
+	}
+	churn_stop = 1;
+	pthread_join(ch, NULL);
+	assert_true(made > 32);
+}
+
 /* Thread names are bytes, not UTF-8: a bad one becomes '?'s instead of failing the reply. */
 static void test_threads_odd_name(void **state)
 {
@@ -879,6 +938,7 @@ int main(void)
 		cmocka_unit_test(test_threads_sources_agree),
 		cmocka_unit_test(test_threads_odd_name),
 		cmocka_unit_test(test_threads_born_since_tick),
+		cmocka_unit_test(test_threads_under_churn),
 		cmocka_unit_test(test_threads_exited_cpu),
 		cmocka_unit_test(test_threads_sort_page_and_bad_arguments),
 		cmocka_unit_test(test_over_socket),
