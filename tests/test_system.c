@@ -39,6 +39,7 @@ void proc_set_libproc2_soname(const char *soname);
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
+/* Does the process map a library whose path contains what? (libproc2: loaded or not) */
 static int maps_mention(pid_t pid, const char *what)
 {
 	char path[64], line[4096];
@@ -115,6 +116,7 @@ static void ps_figures(pid_t pid, long long *rss_kib, long long *vsz_kib, long l
 	assert_int_equal(pclose(p), 0);
 }
 
+/* A command run in this process, as the agent would; a failure fails the test. */
 static json_t *run_cmd(const char *name, const char *req_json)
 {
 	const struct command_entry *e = command_find(name);
@@ -134,6 +136,7 @@ static json_t *run_cmd(const char *name, const char *req_json)
 	return result;
 }
 
+/* A command that must fail: its error, for the test to read. */
 static struct cmd_error run_cmd_error(const char *name, const char *req_json)
 {
 	const struct command_entry *e = command_find(name);
@@ -150,6 +153,7 @@ static struct cmd_error run_cmd_error(const char *name, const char *req_json)
 	return err;
 }
 
+/* A number at a dotted path ("process.rss_bytes"); a missing key fails the test by name. */
 static double jnum(const json_t *o, const char *path)
 {
 	const json_t *v = o;
@@ -169,6 +173,7 @@ static double jnum(const json_t *o, const char *path)
 	return json_number_value(v);
 }
 
+/* A string in one of the reply's groups; anything else fails the test by name. */
 static const char *jstr(const json_t *o, const char *group, const char *key)
 {
 	const json_t *v = json_object_get(json_object_get(o, group), key);
@@ -228,6 +233,7 @@ static void test_libproc2_missing_then_loaded_on_demand(void **state)
 	assert_true(maps_mention(getpid(), "libproc2"));
 }
 
+/* Every group of `system` against what the process can find out by other means. */
 static void test_system_in_process(void **state)
 {
 	json_t *r;
@@ -345,6 +351,7 @@ static void test_system_tasks(void **state)
 	sonde_task_exit(b, NULL);
 }
 
+/* The memory and thread figures against ps, read right after. */
 static void test_system_vs_ps(void **state)
 {
 	long long rss, vsz, nlwp;
@@ -359,6 +366,7 @@ static void test_system_vs_ps(void **state)
 	json_decref(r);
 }
 
+/* The agent's clock, for ticks driven by the test. */
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -367,6 +375,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* This thread's CPU, from the kernel's exact clock (the figure the main row must match). */
 static double thread_cpu_s(void)
 {
 	struct timespec ts;
@@ -387,6 +396,7 @@ static void *burn_then_wait(void *arg)
 	return NULL;
 }
 
+/* The row whose key has that integer value, or NULL. */
 static const json_t *find_row(const json_t *rows, const char *key, long long value)
 {
 	size_t i;
@@ -398,6 +408,7 @@ static const json_t *find_row(const json_t *rows, const char *key, long long val
 	return NULL;
 }
 
+/* A row's user+system CPU, seconds. */
 static double row_cpu(const json_t *row)
 {
 	return jnum(row, "cpu_user_s") + jnum(row, "cpu_sys_s");
@@ -508,6 +519,7 @@ static void test_threads_born_since_tick(void **state)
 
 static volatile int churn_stop;
 
+/* A thread that lives a millisecond. */
 static void *churn_short(void *arg)
 {
 	(void)arg;
@@ -634,6 +646,7 @@ static void test_threads_sources_agree(void **state)
 	pthread_barrier_destroy(&burned);
 }
 
+/* 200 ms of CPU, then gone: its CPU stays in the process's total only. */
 static void *burn_and_exit(void *arg)
 {
 	(void)arg;
@@ -659,6 +672,7 @@ static void test_threads_exited_cpu(void **state)
 	json_decref(r);
 }
 
+/* Sorting and paging happen in the agent; every wrong argument gets bad_argument. */
 static void test_threads_sort_page_and_bad_arguments(void **state)
 {
 	pthread_t t[2];
@@ -775,6 +789,7 @@ static void host_start(struct host *h, const char *threads, int busy)
 	fclose(f);
 }
 
+/* Closing its stdin ends the host; it must exit 0 (its agent stopped cleanly). */
 static void host_stop(struct host *h)
 {
 	int status;
@@ -785,6 +800,7 @@ static void host_stop(struct host *h)
 	rmdir(h->dir);
 }
 
+/* One request over the socket; an error reply or a transport failure fails the test. */
 static json_t *host_request(struct client *c, const char *cmd)
 {
 	json_t *result = NULL;
@@ -810,6 +826,7 @@ static double process_cpu_s(pid_t pid)
 	return (double)(st.utime + st.stime) / (double)proc_hertz();
 }
 
+/* A real host (tests/host: 3 busy threads) asked over its socket, then through the CLI. */
 static void test_over_socket(void **state)
 {
 	struct host h;
