@@ -22,12 +22,14 @@
 
 #include "proc.h"
 
+/* A real stat line of a 3-thread process, its name made awkward on purpose. */
 static const char stat_line[] =
 	"4242 (my (odd) name) S 1 4242 4242 0 -1 4194304 245 0 2 0 123 45 -7 0 20 0 3 0 39887 "
 	"15286272 758 18446744073709551615 94282767720448 94282767721373 140737117799376 0 0 0 "
 	"65536 6 0 1 0 0 17 1 0 0 0 0 0 94282767732160 94282767732824 94283491000320 "
 	"140737117801125 140737117801129 140737117801129 140737117802484 0\n";
 
+/* Each field sonde uses lands where proc(5) puts it. */
 static void test_parse_stat_fields(void **state)
 {
 	struct proc_stat st;
@@ -62,6 +64,7 @@ static void test_parse_stat_hostile_name(void **state)
 	assert_int_equal(st.processor, 0);
 }
 
+/* Short, cut or garbled lines are refused, never read past their length. */
 static void test_parse_stat_malformed(void **state)
 {
 	struct proc_stat st;
@@ -77,6 +80,7 @@ static void test_parse_stat_malformed(void **state)
 	assert_int_equal(proc_parse_stat("x (a) S 1 2", 11, &st), -1);
 }
 
+/* The host files: values in their units, missing or look-alike keys refused. */
 static void test_parse_loadavg_meminfo(void **state)
 {
 	double l[3];
@@ -97,6 +101,7 @@ static void test_parse_loadavg_meminfo(void **state)
 	                 -1);
 }
 
+/* Only decimal entries of /proc directories count as tids and fds. */
 static void test_parse_number_name(void **state)
 {
 	(void)state;
@@ -109,6 +114,7 @@ static void test_parse_number_name(void **state)
 	assert_int_equal(proc_parse_number_name("99999999999999999999999"), -1);
 }
 
+/* Every case of the merge: kept, reused tid, new, new this instant, missed by the table. */
 static void test_thread_deltas(void **state)
 {
 	struct proc_thread_tick prev[3] = {
@@ -146,6 +152,7 @@ static void test_thread_deltas(void **state)
 static volatile int spin_stop;
 static volatile pid_t spin_tid;
 
+/* Burns CPU until told to stop: the thread whose share is checked. */
 static void *spin_thread(void *arg)
 {
 	volatile unsigned long x = 0;
@@ -158,6 +165,7 @@ static void *spin_thread(void *arg)
 	return NULL;
 }
 
+/* Wakes 50 times a second: context switches, next to no CPU. */
 static void *idle_thread(void *arg)
 {
 	(void)arg;
@@ -167,6 +175,7 @@ static void *idle_thread(void *arg)
 	return NULL;
 }
 
+/* The agent's clock, for ticks driven by the test. */
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -175,6 +184,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* A clock in seconds (a thread's CPU clock, here). */
 static double clock_s(clockid_t clock)
 {
 	struct timespec ts;
@@ -183,6 +193,7 @@ static double clock_s(clockid_t clock)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The kernel's own thread count, to check the table against. */
 static unsigned count_threads_in_status(void)
 {
 	char buf[4096];
@@ -194,6 +205,8 @@ static unsigned count_threads_in_status(void)
 	return (unsigned)strtoul(p + 9, NULL, 10);
 }
 
+/* Ticks on this process: threads, shares, fds, memory, switches and load as the kernel has
+ * them, and the probe's own cost counted. */
 static void test_tick_live(void **state)
 {
 	pthread_t spin, idle[3];
@@ -292,6 +305,7 @@ static void test_tick_live(void **state)
 
 void proc_set_thread_scan_budget(double share_of_a_core);
 
+/* A thread that counts a little and ends. */
 static void *short_lived(void *arg)
 {
 	volatile unsigned long x = 0;

@@ -39,6 +39,7 @@
 
 extern char **environ;
 
+/* Wall clock for the timings, milliseconds. */
 static double bench_now_ms(void)
 {
 	struct timespec ts;
@@ -47,6 +48,7 @@ static double bench_now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Ascending doubles, for the medians. */
 static int bench_cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -65,6 +67,7 @@ static double bench_median(double *v, int n)
 
 static int bench_gate[2];   /* threads block reading it; closing the write end ends them */
 
+/* A host thread that sleeps in read() until the gate closes: present, costing nothing. */
 static void *bench_idle(void *arg)
 {
 	char c;
@@ -75,6 +78,7 @@ static void *bench_idle(void *arg)
 	return NULL;
 }
 
+/* n idle threads with small stacks (64 KiB), so 1000 of them are light. */
 static pthread_t *bench_spawn_threads(long n)
 {
 	pthread_attr_t attr;
@@ -94,6 +98,7 @@ static pthread_t *bench_spawn_threads(long n)
 	return t;
 }
 
+/* Close the gate and wait for every idle thread. */
 static void bench_join_threads(pthread_t *t, long n)
 {
 	close(bench_gate[1]);
@@ -221,6 +226,7 @@ static double bench_start_ms(int runs)
 	return bench_median(v, runs);
 }
 
+/* One request over the socket, round trip, median microseconds. */
 static double bench_socket_us(struct client *c, const char *cmd, int runs)
 {
 	double v[runs];
@@ -314,6 +320,7 @@ struct bench_row {
 	double sonde_cpu_ms, ps_cpu_ms, top_cpu_ms;   /* CPU time, client + agent for sonde */
 };
 
+/* Every measurement at one size: n idle threads besides the main one. */
 static void bench_size(long n, int runs, const char *sonde, struct bench_row *row)
 {
 	pthread_t *t = bench_spawn_threads(n);
