@@ -47,6 +47,7 @@ struct client {
 	char *in;                 /* unparsed input; at most AGENT_IN_CAP bytes kept */
 	size_t in_len;
 	int discarding;           /* skipping the rest of an over-long line */
+	int read_closed;          /* the client shut down its side: reply, then close */
 	char *out;                /* queued reply bytes not yet sent */
 	size_t out_len, out_off, out_cap;
 	uint64_t last_request_ns;
@@ -263,8 +264,17 @@ static int client_read(struct client *c)
 	ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
 	size_t off = 0;
 
-	if (n == 0)
-		return -1;
+	if (n == 0) {
+		/* The client shut down its sending side (socat, nc -N, shutdown(SHUT_WR)): answer a
+		 * last line that lacks its newline; the loop closes us once the replies are out. */
+		c->read_closed = 1;
+		if (c->in_len > 0 && !c->discarding) {
+			c->in[c->in_len++] = '\n';   /* in_len <= PROTO_MAX_LINE + 1 < AGENT_IN_CAP */
+			agent.info.client_buffer_bytes++;
+			return client_serve_lines(c);
+		}
+		return 0;
+	}
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
 	while (off < (size_t)n) {
@@ -421,6 +431,7 @@ static void *agent_main(void *arg)
 
 	(void)arg;
 	agent.info.agent_tid = (pid_t)syscall(SYS_gettid);
+	pthread_setname_np(pthread_self(), "sonde");   /* tells it apart in thread lists */
 	pfd = calloc(cap, sizeof *pfd);
 	slot_of = calloc(cap, sizeof *slot_of);
 	if (pfd == NULL || slot_of == NULL) {
@@ -456,7 +467,8 @@ static void *agent_main(void *arg)
 			slot_of[nfds] = (int)i;
 			pfd[nfds++] = (struct pollfd){
 				.fd = c->fd,
-				.events = (short)(POLLIN | (c->out_len > c->out_off ? POLLOUT : 0)),
+				.events = (short)((c->read_closed ? 0 : POLLIN) |
+				                  (c->out_len > c->out_off ? POLLOUT : 0)),
 			};
 		}
 		n = poll(pfd, nfds, timeout);
@@ -480,14 +492,19 @@ static void *agent_main(void *arg)
 				agent_drop(slot, NULL);
 				continue;
 			}
-			if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR)) {
-				if (client_read(c) != 0) {
-					int slow = c->out_len - c->out_off > 0 &&
-					           !(pfd[k].revents & (POLLHUP | POLLERR));
-					agent_drop(slot, slow ? "it does not read its replies (output cap "
-					                        "reached)" : NULL);
-				}
+			if (!c->read_closed && (pfd[k].revents & (POLLIN | POLLHUP | POLLERR)) &&
+			    client_read(c) != 0) {
+				int slow = c->out_len - c->out_off > 0 &&
+				           !(pfd[k].revents & (POLLHUP | POLLERR));
+				agent_drop(slot, slow ? "it does not read its replies (output cap "
+				                        "reached)" : NULL);
+				continue;
 			}
+			/* A client that shut down its side is closed once its replies are out (or it
+			 * has gone entirely). */
+			if (c->read_closed && (c->out_len == c->out_off ||
+			                       (pfd[k].revents & (POLLHUP | POLLERR))))
+				agent_drop(slot, NULL);
 		}
 		if (pfd[1].revents & POLLIN)
 			agent_accept();

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -109,6 +110,17 @@ static void cli_format_value(const char *key, const json_t *v, char *buf, size_t
 		snprintf(buf, size, "-");
 	} else if (json_is_number(v)) {
 		double d = json_number_value(v);
+		if (strcmp(key, "t") == 0 || strcmp(key, "started") == 0 || cli_ends_with(key, "_epoch_s")) {
+			/* wall-clock seconds: a local time an operator can read */
+			time_t secs = (time_t)d;
+			struct tm tm;
+			char when[32];
+			if (localtime_r(&secs, &tm) != NULL &&
+			    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm) > 0) {
+				snprintf(buf, size, "%s.%03d", when, (int)((d - (double)secs) * 1000));
+				return;
+			}
+		}
 		if (cli_ends_with(key, "_bytes") || strcmp(key, "memory") == 0)
 			snprintf(buf, size, "%s", fmt_bytes(tmp, sizeof tmp, d));
 		else if (cli_ends_with(key, "_delta") && strstr(key, "memory") != NULL)

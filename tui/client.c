@@ -199,7 +199,10 @@ int client_request(struct client *c, const char *cmd, const json_t *args, int ti
                    json_t **result, char **code, char **message)
 {
 	long long deadline = client_now_ms() + timeout_ms;
-	long long id = c->next_id++;
+	const json_t *given = args != NULL ? json_object_get(args, "id") : NULL;
+	/* An "id" among the arguments is the request id, so `sonde query task id=31` asks for task
+	 * 31 (the `task` command reads the request's id when no "task" argument is given). */
+	long long id = json_is_integer(given) ? (long long)json_integer_value(given) : c->next_id++;
 	json_t *req = json_object();
 	const char *key;
 	json_t *v;
