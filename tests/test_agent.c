@@ -848,6 +848,42 @@ static void test_pipelined_100(void **state)
 	host_expect_serving(&f->host);
 }
 
+/* socat, `nc -N` and scripts send their requests, shut down their side and read: every reply
+ * must arrive (2 MB here, far more than a socket buffer), including one for a last line without
+ * its newline, then the close; nothing is logged as a slow reader. */
+static void test_half_close_gets_every_reply(void **state)
+{
+	struct fixture *f = *state;
+	char *all = NULL;
+	size_t n = 0;
+	FILE *m = open_memstream(&all, &n);
+	struct conn *c;
+	char *err;
+
+	for (int i = 0; i < 1000; i++)
+		fprintf(m, "{\"id\":%d,\"cmd\":\"help\"}\n", i);
+	fprintf(m, "{\"id\":1000,\"cmd\":\"ping\"}");   /* no newline */
+	fclose(m);
+	host_start(f);
+	c = conn_open(f->host.sock, f->host.pid);
+	conn_send(c, all, n);
+	free(all);
+	assert_int_equal(shutdown(c->fd, SHUT_WR), 0);
+	for (int i = 0; i < 1000; i++) {
+		json_t *r = conn_json(c);
+		assert_true(json_is_array(json_object_get(json_object_get(r, "result"), "commands")));
+		test_expect_ok(r, i);
+	}
+	test_expect_ok(conn_json(c), 1000);
+	conn_expect_eof(c, TEST_TIMEOUT_MS);
+	conn_close(c);
+	err = host_stderr(&f->host);
+	if (strstr(err, "dropped") != NULL)
+		fail_msg("a half-closed client that reads was logged as dropped: %s", err);
+	free(err);
+	host_expect_serving(&f->host);
+}
+
 static void test_crlf(void **state)
 {
 	struct fixture *f = *state;
@@ -1647,6 +1683,7 @@ int main(void)
 		T(test_line_limit_exact),
 		T(test_pipelined_100),
 		T(test_crlf),
+		T(test_half_close_gets_every_reply),
 		T(test_no_sigpipe),
 		T(test_agent_thread_blocks_signals),
 		T(test_other_uid_stopped_by_directory),
