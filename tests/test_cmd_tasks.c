@@ -9,6 +9,8 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -25,6 +27,7 @@
 
 #include "command.h"
 #include "inspect.h"
+#include "proc.h"
 #include "registry.h"
 #include "sonde.h"
 
@@ -331,6 +334,60 @@ static void test_tasks_window(void **state)
 	json_decref(res);
 	for (int i = 0; i < N; i++)
 		sonde_task_exit(t[i], NULL);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* A thread-bound task's CPU comes from its thread (the proc probe's ticks): sort=cpu finds it. */
+static _Atomic int spin_stop;
+
+static void *spin_bound(void *arg)
+{
+	struct sonde_task_spec spec = {.name = "ct-cpu-spinner", .flags = SONDE_TASK_BIND_THREAD};
+	sonde_task **out = arg;
+	volatile uint64_t x = 0;
+
+	*out = sonde_task_spawn(&spec);
+	while (!atomic_load(&spin_stop))
+		x++;
+	sonde_task_exit(*out, NULL);
+	return NULL;
+}
+
+static void test_tasks_cpu_of_bound_task(void **state)
+{
+	static sonde_task *_Atomic bound;
+	sonde_task *idle = spawn("ct-cpu-idle", NULL);
+	struct timespec ts = {0, 300000000};
+	pthread_t th;
+	json_t *res, *rows;
+
+	(void)state;
+	assert_int_equal(pthread_create(&th, NULL, spin_bound, (void *)&bound), 0);
+	while (atomic_load(&bound) == NULL)
+		sched_yield();
+	assert_int_equal(proc_probe.init(), 0);
+	proc_probe.tick(mono_ns());
+	nanosleep(&ts, NULL);
+	proc_probe.tick(mono_ns());
+	res = run(&cmd_tasks_entry, "{\"sort\":\"cpu\",\"filter\":\"ct-cpu\"}");
+	assert_non_null(res);
+	rows = json_object_get(res, "rows");
+	assert_int_equal(json_array_size(rows), 2);
+	assert_int_equal(row_int(rows, 0, "id"), sonde_task_id(atomic_load(&bound)));
+	assert_true(json_real_value(json_object_get(json_array_get(rows, 0), "cpu_pct")) > 1.0);
+	assert_true(json_is_null(json_object_get(json_array_get(rows, 1), "cpu_pct")));
+	json_decref(res);
+	atomic_store(&spin_stop, 1);
+	pthread_join(th, NULL);
+	proc_probe.fini();
+	sonde_task_exit(idle, NULL);
 }
 
 /* ---- task ----------------------------------------------------------------------------------- */
@@ -699,6 +756,7 @@ int main(void)
 		cmocka_unit_test(test_tasks_row_keys_and_filters),
 		cmocka_unit_test(test_tasks_bad_arguments),
 		cmocka_unit_test(test_tasks_window),
+		cmocka_unit_test(test_tasks_cpu_of_bound_task),
 		cmocka_unit_test(test_task_detail),
 		cmocka_unit_test(test_task_exited_and_unknown),
 		cmocka_unit_test(test_inspect_bounds),
