@@ -25,7 +25,7 @@ check() { # check DESCRIPTION COMMAND...: ok when the command succeeds
 	why=
 }
 
-echo "1..20"
+echo "1..21"
 
 for b in "$demo_bin" "$sonde_bin" "$pick_bin"; do
 	if [ ! -x "$b" ]; then
@@ -105,9 +105,10 @@ fi
 query() { "$sonde_bin" query -s "$socket" --json "$@" 2>>"$tmp/query.err"; }
 # pick PATH: from the last query's output.
 pick() { "$pick_bin" "$@" <"$tmp/q.json" 2>/dev/null; }
-# task_json ID: `task id=ID` into q.json; fails (with why) if the agent answered for another task.
+# task_json ID: `task task=ID` (the agent's argument naming the task; `task id=ID` is checked on
+# its own below) into q.json; fails (with why) if the agent answered for another task.
 task_json() {
-	query task id="$1" >"$tmp/q.json"
+	query task task="$1" >"$tmp/q.json"
 	got=$(pick id)
 	[ "$got" = "$1" ] && return 0
 	why="asked task id=$1, the agent answered for task ${got:-none} ($(pick name))"
@@ -147,15 +148,21 @@ why="memory $m1 B then $m2 B"
 check "leak: in total mode its memory climbs (${m1:-?} B -> ${m2:-?} B in 2 s)" \
 	test "${m1:-0}" -gt 0 -a "${m2:-0}" -gt $((${m1:-0} + 100 * 1024))
 
+# The issue's own form, `sonde query task id=N`: protocol v1's envelope "id" is the request id, so
+# the client must send the user's id=N as the request id for the agent to name task N.
+query task id="$leak_id" >"$tmp/q.json"
+why="asked task id=$leak_id, the agent answered for task $(pick id) ($(pick name))"
+check "sonde query task id=$leak_id answers for that task" test "$(pick id)" = "$leak_id"
+
 task_json "$leak_id" && why="inspect: $(pick inspect)"
-check "leak: task id=$leak_id shows its peer, send queue and zero receive window" \
+check "leak: task $leak_id shows its peer, send queue and zero receive window" \
 	sh -c '[ "$('"$pick_bin"' inspect/peer_receive_window <"$1")" = "0 B" ] &&
 	       '"$pick_bin"' inspect/tx_queued inspect/peer <"$1" >/dev/null' sh "$tmp/q.json"
 
 # --- hot ----------------------------------------------------------------------------------
 check "hot: sort=reductions puts $(story_name hot) first" first_of reductions total "$hot_id" 10
 task_json "$hot_id" && why="inspect: $(pick inspect)"
-check "hot: task id=$hot_id lists config:feature_flags as its top key" \
+check "hot: task $hot_id lists config:feature_flags as its top key" \
 	sh -c '"$1" inspect/top_key.1 <"$2" | grep -q "^config:feature_flags hits="' sh "$pick_bin" "$tmp/q.json"
 
 # --- backlog ------------------------------------------------------------------------------
@@ -166,7 +173,7 @@ why="queue $q1 then $q2"
 check "backlog: its queue keeps growing (${q1:-?} -> ${q2:-?} lines in 2 s)" \
 	test "${q2:-0}" -gt "${q1:-0}"
 task_json "$backlog_id" && why="inspect: $(pick inspect)"
-check "backlog: task id=$backlog_id shows backlog length, oldest line age and both rates" \
+check "backlog: task $backlog_id shows backlog length, oldest line age and both rates" \
 	sh -c '"$1" inspect/backlog_lines inspect/oldest_line_queued inspect/produce_rate \
 	       inspect/consume_rate <"$2" >/dev/null' sh "$pick_bin" "$tmp/q.json"
 
@@ -185,7 +192,7 @@ check "crash: tree shows acceptor_pool's restart count rising (${r1:-?} -> ${r2:
 	test -n "$r1" -a "${r2:-0}" -gt "${r1:-0}"
 
 task_json "$crash_id" && why="task: $(pick name status exit)"
-check "crash: task id=$crash_id (first incarnation) shows exit reason badarg: nil peer" \
+check "crash: task $crash_id (first incarnation) shows exit reason badarg: nil peer" \
 	sh -c '"$1" exit/reason <"$2" | grep -q "^badarg: nil peer"' sh "$pick_bin" "$tmp/q.json"
 
 query tasks filter="$crash_name" limit=5 >"$tmp/q.json"
