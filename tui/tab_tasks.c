@@ -365,8 +365,11 @@ static void tasks_scan_step(struct ui *ui)
 	const json_t *rows;
 	char n[FMT_SIZE];
 
-	if (r == NULL || r->seq == tasks.scan_seen_seq || !fetch_reply_current(ui->fetch,
-	                                                                        "tasks.search", r))
+	json_t *want = tasks_args(tasks.scan_offset, TASKS_SCAN_PAGE, tasks.desc);
+	int mine = r != NULL && json_equal(r->args, want); /* not a page of an earlier scan */
+
+	json_decref(want);
+	if (!mine || r->seq == tasks.scan_seen_seq)
 		return;
 	tasks.scan_seen_seq = r->seq;
 	if (r->result == NULL) {
