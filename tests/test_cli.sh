@@ -72,7 +72,7 @@ wait_socket() {
 	[ -S "$SONDE_DIR/$1.sock" ]
 }
 
-echo "1..62"
+echo "1..65"
 
 # ---- basics -------------------------------------------------------------------------------------
 
@@ -180,6 +180,8 @@ if command -v socat >/dev/null 2>&1; then
 	if [ -S "$SONDE_DIR/$S.sock" ] && ! grep -Eq "^ *$S " "$OUT"; then
 		ok "sonde list does not show the socket of a dead pid"
 	else not_ok "sonde list does not show the socket of a dead pid"; fi
+	check "query -s of a socket nobody listens on exits 3" 3 "$SONDE" query -s "$SONDE_DIR/$S.sock" ping
+	has "$ERR" "nothing listens on $SONDE_DIR/$S.sock" "a dead socket: the message says nothing listens"
 	"$SONDE" run -- sleep 30 >/dev/null 2>&1 &
 	NEW=$!
 	PIDS="$PIDS $NEW"
@@ -189,6 +191,8 @@ if command -v socat >/dev/null 2>&1; then
 	kill -TERM $NEW; wait $NEW 2>/dev/null
 else
 	skip "sonde list does not show the socket of a dead pid" "socat not installed"
+	skip "query -s of a socket nobody listens on exits 3" "socat not installed"
+	skip "a dead socket: the message says nothing listens" "socat not installed"
 	skip "a starting agent removes the dead pid's socket" "socat not installed"
 fi
 
@@ -250,6 +254,12 @@ if [ $st -eq 0 ] && grep -q "still running" "$OUT" &&
 	ok "unsafe SONDE_DIR: the program runs, stderr names the fix"
 else not_ok "unsafe SONDE_DIR: the program runs, stderr names the fix" "status $st"; fi
 
+SONDE_DIR="$SCRATCH/open" "$SONDE" list >"$OUT" 2>"$ERR"
+st=$?
+if [ $st -eq 3 ] && grep -q "unsafe socket directory $SCRATCH/open" "$ERR" && grep -q "chmod 700" "$ERR"; then
+	ok "sonde list refuses an unsafe directory (exit 3) and names the fix"
+else not_ok "sonde list refuses an unsafe directory (exit 3) and names the fix" "status $st"; fi
+
 SONDE_DISABLE=1 "$SONDE" run -- sh -c 'echo $$; sleep 0.5' >"$OUT" 2>"$ERR" &
 D=$!
 PIDS="$PIDS $D"
@@ -290,5 +300,5 @@ else
 	done
 fi
 
-[ "$N" -eq 62 ] || { echo "not ok $((N + 1)) - the plan: 62 tests planned, $N ran"; exit 1; }
+[ "$N" -eq 65 ] || { echo "not ok $((N + 1)) - the plan: 65 tests planned, $N ran"; exit 1; }
 [ $FAILED -eq 0 ]
