@@ -69,17 +69,36 @@ static int tasks_match(const struct tasks_query *q, struct registry_chunk *ch, u
 	       strcasestr(loc, q->filter) != NULL;
 }
 
-/* Names compare beyond their 8-byte key prefix by reading the slots (only on prefix ties). */
+/* Byte k*8..k*8+7 of a slot's name as a big-endian number: names are NUL-padded words, so
+ * comparing these word by word orders names like strcmp() does. One relaxed load, no seqlock:
+ * a task renamed during the scan may sort by a mix of its names, never crash or stall it. */
+static inline uint64_t tasks_name_word(const struct registry_cold *cold, int k)
+{
+	uint64_t w = atomic_load_explicit(&((struct registry_cold *)cold)->name[k],
+	                                  memory_order_relaxed);
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	return w;
+}
+
+/* Names compare beyond their first word (the key) only on ties, a word at a time. */
 static int tasks_name_tie(const struct topn_item *a, const struct topn_item *b, void *ctx)
 {
-	char na[REGISTRY_NAME_MAX], nb[REGISTRY_NAME_MAX];
 	struct registry_chunk *ca = registry_chunk(a->idx >> REGISTRY_CHUNK_SHIFT);
 	struct registry_chunk *cb = registry_chunk(b->idx >> REGISTRY_CHUNK_SHIFT);
+	const struct registry_cold *x = &ca->cold[a->idx & (REGISTRY_CHUNK_SLOTS - 1)];
+	const struct registry_cold *y = &cb->cold[b->idx & (REGISTRY_CHUNK_SLOTS - 1)];
 
 	(void)ctx;
-	registry_read_name(&ca->cold[a->idx & (REGISTRY_CHUNK_SLOTS - 1)], na);
-	registry_read_name(&cb->cold[b->idx & (REGISTRY_CHUNK_SLOTS - 1)], nb);
-	return strcmp(na, nb);
+	for (int k = 1; k < REGISTRY_NAME_MAX / 8; k++) {
+		uint64_t u = tasks_name_word(x, k), v = tasks_name_word(y, k);
+
+		if (u != v)
+			return u < v ? -1 : 1;
+	}
+	return 0;
 }
 
 /* The sort key of a live slot in total mode. Reads only the hot line, except for names, ext
@@ -87,7 +106,6 @@ static int tasks_name_tie(const struct topn_item *a, const struct topn_item *b, 
 static inline __attribute__((always_inline)) int64_t tasks_key(int sort, struct registry_chunk *ch, uint32_t i, uint32_t xf)
 {
 	struct sonde_task *t = &ch->hot[i];
-	char name[REGISTRY_NAME_MAX];
 	const struct proc_thread_tick *th;
 	int64_t mem;
 
@@ -107,8 +125,7 @@ static inline __attribute__((always_inline)) int64_t tasks_key(int sort, struct 
 		th = proc_latest_thread(atomic_load_explicit(&ch->cold[i].tid, memory_order_relaxed));
 		return topn_key_double(th ? th->cpu_pct : -1.0);
 	case S_NAME:
-		registry_read_name(&ch->cold[i], name);
-		return topn_key_prefix(name);
+		return (int64_t)(tasks_name_word(&ch->cold[i], 0) ^ 0x8000000000000000ull);
 	case S_ID:
 		return topn_key_u64(atomic_load_explicit(&t->id_, memory_order_relaxed));
 	default: /* S_AGE: older first when descending */

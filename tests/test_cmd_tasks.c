@@ -210,6 +210,41 @@ static void test_tasks_name_age_and_paging(void **state)
 	json_decref(all);
 }
 
+/* Names order like strcmp(), across the 8-byte words they are compared by. */
+static void test_tasks_name_order_like_strcmp(void **state)
+{
+	static const char *const names[] = {
+		"ct-nm-b", "ct-nm-a", "ct-nm-ab", "ct-nm-abcdefghijklmnoq", "ct-nm-abcdefghijklmnop",
+		"ct-nm-abcdefghijklmnop-longer-than-the-rest-of-them", "ct-nm-\xc3\xa9t\xc3\xa9", "ct-nm-",
+		"ct-nm-A", "ct-nm-abcdefghijklmnop",
+	};
+	enum { N = sizeof names / sizeof names[0] };
+	sonde_task *t[N];
+	json_t *res, *rows;
+
+	(void)state;
+	for (int i = 0; i < N; i++)
+		t[i] = spawn(names[i], NULL);
+	for (int desc = 0; desc < 2; desc++) {
+		res = run(&cmd_tasks_entry, "{\"sort\":\"name\",\"order\":\"%s\",\"filter\":\"ct-nm-\"}",
+		          desc ? "desc" : "asc");
+		rows = json_object_get(res, "rows");
+		assert_int_equal(json_array_size(rows), N);
+		for (size_t i = 1; i < N; i++) {
+			const char *a = json_string_value(json_object_get(json_array_get(rows, i - 1), "name"));
+			const char *b = json_string_value(json_object_get(json_array_get(rows, i), "name"));
+			int c = strcmp(a, b);
+
+			assert_true(desc ? c >= 0 : c <= 0);
+			if (c == 0) /* equal names: by id */
+				assert_true(row_int(rows, i - 1, "id") < row_int(rows, i, "id"));
+		}
+		json_decref(res);
+	}
+	for (int i = 0; i < N; i++)
+		sonde_task_exit(t[i], NULL);
+}
+
 static void test_tasks_row_keys_and_filters(void **state)
 {
 	static const char *const keys[] = {"id", "name", "kind", "status", "parent", "memory",
@@ -753,6 +788,7 @@ int main(void)
 		cmocka_unit_test(test_tasks_shared_answer),
 		cmocka_unit_test(test_tasks_sorts_match_reference),
 		cmocka_unit_test(test_tasks_name_age_and_paging),
+		cmocka_unit_test(test_tasks_name_order_like_strcmp),
 		cmocka_unit_test(test_tasks_row_keys_and_filters),
 		cmocka_unit_test(test_tasks_bad_arguments),
 		cmocka_unit_test(test_tasks_window),
