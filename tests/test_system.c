@@ -751,6 +751,10 @@ struct host {
 	char dir[64];
 };
 
+/* The host of the running test, for the group teardown to clean up after a failed one (the
+ * host itself ends when our end of its stdin closes; its socket directory would stay). */
+static struct host *host_current;
+
 /* Start tests/host with an agent in a private socket directory; wait for its "ready" line. */
 static void host_start(struct host *h, const char *threads, int busy)
 {
@@ -763,6 +767,9 @@ static void host_start(struct host *h, const char *threads, int busy)
 	snprintf(exe, sizeof exe, "%s/tests/host", top != NULL ? top : BUILDDIR);
 	snprintf(h->dir, sizeof h->dir, "/tmp/sonde-test-system-XXXXXX");
 	assert_non_null(mkdtemp(h->dir));
+	h->pid = 0;
+	h->in_fd = -1;
+	host_current = h;
 	assert_int_equal(pipe(in), 0);
 	assert_int_equal(pipe(out), 0);
 	h->pid = fork();
@@ -794,10 +801,34 @@ static void host_stop(struct host *h)
 {
 	int status;
 
+	host_current = NULL;
 	close(h->in_fd);
 	assert_int_equal(waitpid(h->pid, &status, 0), h->pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	rmdir(h->dir);
+}
+
+/* After the last test: a host left by a failed test is ended (by pid, the one we started) and
+ * its directory removed. */
+static int host_teardown(void **state)
+{
+	struct host *h = host_current;
+	char path[600];
+
+	(void)state;
+	if (h == NULL)
+		return 0;
+	if (h->in_fd >= 0)
+		close(h->in_fd);
+	if (h->pid > 0) {
+		kill(h->pid, SIGTERM);
+		waitpid(h->pid, NULL, 0);
+	}
+	snprintf(path, sizeof path, "%s/%d.sock", h->dir, (int)h->pid);
+	unlink(path);
+	rmdir(h->dir);
+	host_current = NULL;
+	return 0;
 }
 
 /* One request over the socket; an error reply or a transport failure fails the test. */
@@ -829,7 +860,7 @@ static double process_cpu_s(pid_t pid)
 /* A real host (tests/host: 3 busy threads) asked over its socket, then through the CLI. */
 static void test_over_socket(void **state)
 {
-	struct host h;
+	static struct host h; /* outlives a failed test, for host_teardown */
 	struct client *c;
 	char *cause = NULL;
 	json_t *sys, *thr;
@@ -962,5 +993,5 @@ int main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, host_teardown);
 }
