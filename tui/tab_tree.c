@@ -311,9 +311,9 @@ static void tree_draw_row(struct ui *ui, WINDOW *w, int y, int width, const stru
 			snprintf(cell[COL_KIND], sizeof cell[0], "%s", ui_str(n, "kind", "?"));
 		snprintf(cell[COL_STATUS], sizeof cell[0], "%s", ui_str(n, "status", "?"));
 		if (storm > 0)
-			snprintf(cell[COL_RESTARTS], sizeof cell[0], "%s+%.0f %s",
-			         theme_ascii() ? "^" : "▲", storm, fmt_count(a, sizeof a,
-			                                                      ui_num(n, "restarts")));
+			snprintf(cell[COL_RESTARTS], sizeof cell[0], "%s %s+%.0f",
+			         fmt_count(a, sizeof a, ui_num(n, "restarts")),
+			         theme_ascii() ? "^" : "▲", storm);
 		else
 			fmt_count(cell[COL_RESTARTS], sizeof cell[0], ui_num(n, "restarts"));
 		fmt_bytes(cell[COL_MEM], sizeof cell[0], ui_num(n, "memory"));

@@ -13,6 +13,19 @@ check "the Tasks tab shows its first page" wait_row 5 4 '^ +[0-9]+ '
 keys 1
 check "the System tab shows the process" wait_screen 5 "pid +$first_pid"
 
+# A stopped agent (SIGSTOP: the socket is there, nobody answers): keys are answered at once
+# while the requests wait, and after the request timeout the header says so.
+kill -STOP "$DEMO_PID"
+keys 4
+check "with the agent stopped, keys still answer at once (4: the Tasks tab)" wait_row 1 3 'ID +NAME'
+keys '?'
+check "... and ? opens help at once" wait_screen 1 'show the keys of this screen'
+keys Escape 1
+check "after the request timeout (5 s) the header says disconnected" \
+	wait_row 9 0 'disconnected since'
+kill -CONT "$DEMO_PID"
+check "continued, the agent is reconnected" wait_row 5 0 "pid $first_pid .*(●|\*) connected"
+
 stop_demo
 check "killing the demo shows disconnected in the header" wait_row 5 0 'disconnected since [0-9:]+'
 check "the last figures stay on screen" wait_screen 1 "pid +$first_pid"

@@ -128,6 +128,17 @@ deadline=$(($(date +%s) + 15))
 while [ "$(date +%s)" -lt "$deadline" ] && ! rose; do sleep 0.3; done
 check "the acceptor pool's restarts rise within 15 s (from ${first:-?} to $(restarts))" rose
 check "a rising restart count is marked" wait_screen 10 'acceptor_pool.*(▲|\^)\+[0-9]'
+keys Home Down Enter
+check "Enter on the acceptor pool opens its detail" wait_row 5 2 'Task #2 +acceptor_pool'
+check "... with its strategy, restarts and children" \
+	wait_until 3 sh -c "$T capture-pane -p | grep -q 'one_for_one (at most' && $T capture-pane -p | grep -q 'Children (8)'"
+keys Escape
+check "Esc returns to the tree" wait_row 5 3 'TREE +ID'
+keys Home Space
+check "space collapses the root" wait_row 3 4 '^▸ app_sup'
+check "... leaving one row" sh -c "[ \$($T capture-pane -p | sed -n '6,39p' | grep -c '[a-z]') -eq 0 ]"
+keys '*'
+check "* expands everything under it again" wait_row 3 5 'acceptor_pool'
 
 keys q
 check "q quits with status 0" wait_screen 5 'sonde-exited-0'

@@ -111,6 +111,18 @@ check "- twice speeds it to 500 ms" wait_row 3 0 'every 500 ms'
 keys F10
 check "F10 quits with status 0" wait_screen 5 'sonde-exited-0'
 
+# --ascii: no Unicode box drawing, arrows or branch glyphs.
+$T respawn-pane -k "$SONDE --ascii; echo sonde-ascii-exited-\$?; sleep 600"
+check "--ascii: the Tasks header marks the sort with v" wait_row 5 3 'vREDS'
+keys 5
+check "--ascii: the tree branches are ASCII" wait_screen 5 '^\|-- acceptor_pool|^\|-[-+ ]+acceptor_pool'
+keys 1
+check "--ascii: the System boxes are drawn with + - |" wait_row 5 2 '^\+- Process -+'
+no_unicode() { ! screen | LC_ALL=C grep -q "$(printf '[\200-\377]')"; }
+check "--ascii: nothing on screen is outside ASCII" no_unicode
+keys q
+check "--ascii: q quits with status 0" wait_screen 5 'sonde-ascii-exited-0'
+
 # -n N: exits by itself after N refreshes (0.2 s apart with -d 2).
 $T respawn-pane -k "$SONDE -d 2 -n 5; echo sonde-n-exited-\$?; sleep 600"
 check "-n 5 -d 2 exits by itself with status 0" wait_screen 5 'sonde-n-exited-0'
