@@ -189,16 +189,18 @@ static void cli_collect_rows(const json_t *rows, int depth, json_t *flat)
 	}
 }
 
-/* Print an array of objects as an aligned table; numbers right-aligned. */
+/* Print an array of objects as an aligned table; numbers right-aligned. Each cell is formatted
+ * once (thousand-row replies are common: `sonde query threads` at 1000 threads). */
 static void cli_print_table(FILE *out, const json_t *rows)
 {
 	json_t *flat = json_array(), *cols = json_array();
 	size_t ncols, nrows, i, j;
 	size_t *width;
+	char **cells;
+	unsigned char *numeric;
 	const json_t *row;
 	const char *key;
 	json_t *v;
-	char cell[256];
 
 	cli_collect_rows(rows, 0, flat);
 	nrows = json_array_size(flat);
@@ -208,7 +210,7 @@ static void cli_print_table(FILE *out, const json_t *rows)
 			break;
 		json_object_foreach((json_t *)row, key, v) {
 			int seen = 0;
-			if (key[0] == '\x01' || !cli_is_scalar(v))
+			if (key[0] == '\001' || !cli_is_scalar(v))
 				continue;
 			for (j = 0; j < json_array_size(cols); j++)
 				seen |= strcmp(json_string_value(json_array_get(cols, j)), key) == 0;
@@ -217,46 +219,55 @@ static void cli_print_table(FILE *out, const json_t *rows)
 		}
 	}
 	ncols = json_array_size(cols);
-	width = calloc(ncols ? ncols : 1, sizeof *width);
+	width = calloc(ncols + 1, sizeof *width);
+	cells = calloc(nrows * ncols + 1, sizeof *cells);
+	numeric = calloc(nrows * ncols + 1, 1);
+	if (width == NULL || cells == NULL || numeric == NULL)
+		goto out;
 	for (j = 0; j < ncols; j++)
 		width[j] = strlen(json_string_value(json_array_get(cols, j)));
-	for (i = 0; i < nrows; i++)
-		for (j = 0; j < ncols; j++) {
-			const char *k = json_string_value(json_array_get(cols, j));
-			size_t w;
-			cli_format_value(k, json_object_get(json_array_get(flat, i), k) ?: json_null(),
-			                 cell, sizeof cell);
-			w = strlen(cell);
-			if (j == 1 || strcmp(k, "name") == 0)
-				w += 2 * (size_t)json_integer_value(
-				         json_object_get(json_array_get(flat, i), CLI_DEPTH_KEY));
-			if (w > width[j])
-				width[j] = w > 60 ? 60 : w;
-		}
-	for (j = 0; j < ncols; j++)
-		fprintf(out, "%s%-*s", j ? "  " : "", (int)width[j],
-		        json_string_value(json_array_get(cols, j)));
-	fputc('\n', out);
 	for (i = 0; i < nrows; i++) {
 		const json_t *r = json_array_get(flat, i);
 		int depth = (int)json_integer_value(json_object_get(r, CLI_DEPTH_KEY));
 		for (j = 0; j < ncols; j++) {
 			const char *k = json_string_value(json_array_get(cols, j));
 			const json_t *val = json_object_get(r, k);
-			char indented[sizeof cell];
-			cli_format_value(k, val ?: json_null(), indented, sizeof indented);
+			char cell[256], *text;
+			size_t w;
+			cli_format_value(k, val ?: json_null(), cell, sizeof cell);
 			if (strcmp(k, "name") == 0 && depth > 0)
-				snprintf(cell, sizeof cell, "%*s%.200s", 2 * (depth > 20 ? 20 : depth), "",
-				         indented);
+				text = xasprintf("%*s%.200s", 2 * (depth > 20 ? 20 : depth), "", cell);
 			else
-				memcpy(cell, indented, sizeof cell);
-			if (json_is_number(val))
+				text = strdup(cell);
+			if (text == NULL)
+				goto out;
+			cells[i * ncols + j] = text;
+			numeric[i * ncols + j] = json_is_number(val);
+			w = strlen(text);
+			if (w > width[j])
+				width[j] = w > 60 ? 60 : w;
+		}
+	}
+	for (j = 0; j < ncols; j++)
+		fprintf(out, "%s%-*s", j ? "  " : "", (int)width[j],
+		        json_string_value(json_array_get(cols, j)));
+	fputc('\n', out);
+	for (i = 0; i < nrows; i++) {
+		for (j = 0; j < ncols; j++) {
+			const char *cell = cells[i * ncols + j];
+			if (numeric[i * ncols + j])
 				fprintf(out, "%s%*s", j ? "  " : "", (int)width[j], cell);
 			else
 				fprintf(out, "%s%-*.*s", j ? "  " : "", (int)width[j], (int)width[j], cell);
 		}
 		fputc('\n', out);
 	}
+out:
+	if (cells != NULL)
+		for (i = 0; i < nrows * ncols; i++)
+			free(cells[i]);
+	free(cells);
+	free(numeric);
 	free(width);
 	json_decref(cols);
 	json_decref(flat);
