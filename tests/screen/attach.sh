@@ -40,4 +40,26 @@ keys q
 check "... and quits with status 0" wait_screen 5 'sonde-pid-exited-0'
 kill "$second_pid" 2>/dev/null
 wait "$second_pid" 2>/dev/null
+
+# A count near its limit is coloured as a warning: a demo whose fd limit is lowered (prlimit)
+# to 11 while it uses 9 (82%).
+"$DEMO" --name screen-limits-$$ >"$WORK/demo3.out" 2>"$WORK/demo3.err" &
+limited=$!
+EXTRA_PIDS=$limited
+wait_sock3() { [ -S "$SONDE_DIR/$limited.sock" ]; }
+check "a third demo starts" wait_until 10 wait_sock3
+if command -v prlimit >/dev/null 2>&1; then
+	prlimit --pid "$limited" --nofile=11:11
+else
+	echo "# prlimit (util-linux) missing: the limit check below will fail"
+fi
+$T respawn-pane -k "$SONDE $limited; sleep 600"
+keys 1
+check "the System tab shows its fds against the limit" wait_screen 5 'file descriptors +[0-9]+ / 11 '
+# the attributes (SGR) right before a value: the fds value's differ from the threads value's
+sgr_before() { $T capture-pane -p -e | grep -E "$1" | sed "s|$2.*||" | grep -o "$(printf '\033')\[[0-9;]*m" | tail -1; }
+fds_sgr=$(sgr_before 'file descriptors' '[0-9]* / 11 ')
+threads_sgr=$(sgr_before 'threads.*[0-9]+ / [0-9.]+k' '[0-9]* / [0-9.]*k ')
+check "... coloured unlike the threads count far below its limit ($(echo "$fds_sgr" | cat -v) vs $(echo "$threads_sgr" | cat -v))" \
+	test -n "$fds_sgr" -a -n "$threads_sgr" -a "$fds_sgr" != "$threads_sgr"
 finish
