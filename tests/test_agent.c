@@ -1254,6 +1254,38 @@ static void test_max_clients(void **state)
 	host_expect_serving(&f->host);
 }
 
+/* SONDE_MAX_CLIENTS sets the limit; a value that is not a number from 1 to 1024 is refused
+ * with a message and the default (16) is used. */
+static void test_max_clients_from_environment(void **state)
+{
+	struct fixture *f = *state;
+	const char *two[] = {"SONDE_MAX_CLIENTS=2", NULL};
+	const char *bad[] = {"SONDE_MAX_CLIENTS=lots", NULL};
+	struct conn *c[17], *extra;
+
+	host_start_env(f, &f->host, two, NULL);
+	c[0] = conn_open(f->host.sock, f->host.pid);
+	c[1] = conn_open(f->host.sock, f->host.pid);
+	extra = conn_wrap(test_connect_raw(f->host.sock));
+	test_expect_err(conn_json(extra), LLONG_MIN, "too_many_clients", "too many clients (2 ");
+	conn_close(extra);
+	conn_ping(c[0], 1);
+	conn_close(c[0]);
+	conn_close(c[1]);
+	host_stop(&f->host);
+
+	host_start_env(f, &f->host, bad, NULL);
+	assert_true(host_stderr_says(&f->host, "ignoring SONDE_MAX_CLIENTS=lots: expected a whole "
+	                             "number from 1 to 1024; using 16", 2000));
+	for (int i = 0; i < 16; i++)
+		c[i] = conn_open(f->host.sock, f->host.pid);
+	extra = conn_wrap(test_connect_raw(f->host.sock));
+	test_expect_err(conn_json(extra), LLONG_MIN, "too_many_clients", "too many clients (16 ");
+	conn_close(extra);
+	for (int i = 0; i < 16; i++)
+		conn_close(c[i]);
+}
+
 static void test_idle_timeout(void **state)
 {
 	struct fixture *f = *state;
@@ -1690,6 +1722,7 @@ int main(void)
 		T(test_other_uid_refused_by_peercred),
 		T(test_slow_reader_dropped),
 		T(test_max_clients),
+		T(test_max_clients_from_environment),
 		T(test_idle_timeout),
 		T(test_fork_child_does_not_serve),
 		T(test_fork_parent_killed),

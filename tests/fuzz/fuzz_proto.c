@@ -1,7 +1,9 @@
 /*
  * fuzz_proto.c - libFuzzer target over proto_handle_line(), the one function every byte a client
  * sends passes through. Built with --enable-fuzzing (CC=clang); run:
- *   ./tests/fuzz/fuzz_proto -max_total_time=60 -max_len=70000 $(top_srcdir)/tests/fuzz/corpus
+ *   ./tests/fuzz/fuzz_proto -max_total_time=60 -max_len=70000 \
+ *       -dict=$(top_srcdir)/tests/fuzz/proto.dict CORPUS_DIR
+ * where CORPUS_DIR starts as a copy of $(top_srcdir)/tests/fuzz/corpus (libFuzzer adds to it).
  * Checked beyond "no crash, no leak": every input gets exactly one reply line, newline-terminated,
  * that is a JSON object with a boolean "ok" (the protocol's promise to any client).
  */
