@@ -385,13 +385,14 @@ static _Atomic int spin_stop;
 static void *spin_bound(void *arg)
 {
 	struct sonde_task_spec spec = {.name = "ct-cpu-spinner", .flags = SONDE_TASK_BIND_THREAD};
-	sonde_task **out = arg;
+	sonde_task *_Atomic *out = arg;
+	sonde_task *self = sonde_task_spawn(&spec);
 	volatile uint64_t x = 0;
 
-	*out = sonde_task_spawn(&spec);
+	atomic_store(out, self);
 	while (!atomic_load(&spin_stop))
 		x++;
-	sonde_task_exit(*out, NULL);
+	sonde_task_exit(self, NULL);
 	return NULL;
 }
 
