@@ -1314,6 +1314,76 @@ static void test_idle_timeout(void **state)
 	host_expect_serving(&f->host);
 }
 
+/* Every way a client can leave (refused, closed, reset, half-closed, dropped for idling) gives
+ * its descriptor and buffers back: the host's fd count returns to where it started. */
+static void test_no_fd_leak(void **state)
+{
+	struct fixture *f = *state;
+	const char *extra[] = {"SONDE_IDLE_TIMEOUT_S=1", "SONDE_INTERVAL_MS=100", NULL};
+	char fddir[64];
+	struct conn *c[40];
+	int base, now = -1;
+	long long deadline;
+
+	host_start_env(f, &f->host, extra, NULL);
+	snprintf(fddir, sizeof fddir, "/proc/%ld/fd", (long)f->host.pid);
+	{   /* First contact loads what the commands load on first use (libproc2 and its files). */
+		struct conn *w = conn_open(f->host.sock, f->host.pid);
+		conn_send_str(w, "{\"id\":1,\"cmd\":\"help\"}\n");
+		test_expect_ok(conn_json(w), 1);
+		conn_close(w);
+	}
+	test_sleep_ms(300);
+	base = test_count_dir(fddir);
+	assert_true(base > 0);
+	/* A burst of 40 at once: 16 served, 24 refused. */
+	for (int i = 0; i < 40; i++) {
+		c[i] = conn_wrap(test_connect_raw(f->host.sock));
+		assert_true(c[i]->fd >= 0);
+	}
+	for (int i = 0; i < 40; i++) {
+		json_t *g = conn_json(c[i]);
+		json_decref(g);
+	}
+	/* Leave in every way: plain close, close with unread replies (reset), half-close, and
+	 * silence until the idle timeout. */
+	for (int i = 0; i < 40; i++) {
+		if (i % 4 == 0) {
+			conn_close(c[i]);
+			c[i] = NULL;
+		} else if (i % 4 == 1) {
+			static const char two[] = "{\"id\":1,\"cmd\":\"help\"}\n{\"id\":2,\"cmd\":\"help\"}\n";
+			/* Best effort: a refused client's socket is already closed by the agent. */
+			if (send(c[i]->fd, two, sizeof two - 1, MSG_NOSIGNAL) < 0 && errno != EPIPE &&
+			    errno != ECONNRESET)
+				fail_msg("send: %s", strerror(errno));
+			conn_close(c[i]);
+			c[i] = NULL;
+		} else if (i % 4 == 2) {
+			static const char one[] = "{\"id\":1,\"cmd\":\"ping\"}\n";
+			if (send(c[i]->fd, one, sizeof one - 1, MSG_NOSIGNAL) < 0 && errno != EPIPE &&
+			    errno != ECONNRESET)
+				fail_msg("send: %s", strerror(errno));
+			shutdown(c[i]->fd, SHUT_WR);
+		}
+	}
+	for (int i = 0; i < 40; i++)
+		if (c[i] != NULL) {
+			int eof;
+			char *line;
+			while ((line = conn_line_eof(c[i], TEST_TIMEOUT_MS, &eof)) != NULL)
+				free(line);
+			assert_true(eof);
+			conn_close(c[i]);
+		}
+	deadline = test_now_ms() + 3000;
+	while (test_now_ms() < deadline && (now = test_count_dir(fddir)) != base)
+		test_sleep_ms(50);
+	if (now != base)
+		fail_msg("host has %d fds after its clients left, %d before", now, base);
+	host_expect_serving(&f->host);
+}
+
 /* ---- fork ------------------------------------------------------------------------------------- */
 
 static void test_fork_child_does_not_serve(void **state)
@@ -1724,6 +1794,7 @@ int main(void)
 		T(test_max_clients),
 		T(test_max_clients_from_environment),
 		T(test_idle_timeout),
+		T(test_no_fd_leak),
 		T(test_fork_child_does_not_serve),
 		T(test_fork_parent_killed),
 		T(test_fork_child_starts_its_own),
