@@ -1600,6 +1600,15 @@ static void test_unsafe_directories(void **state)
 		snprintf(path, sizeof path, "%s/%ld.sock", theirs, (long)getpid());
 		assert_false(test_file_exists(path));
 	}
+	/* A directory so deep that DIR/PID.sock cannot fit a Unix socket address. */
+	{
+		char deep[PATH_MAX];
+		int n = snprintf(deep, sizeof deep, "%s/", f->scratch);
+		memset(deep + n, 'd', 100);
+		deep[n + 100] = '\0';
+		assert_int_equal(mkdir(deep, 0700), 0);
+		test_expect_unsafe(deep, "longer than a Unix socket allows", "set SONDE_DIR to a shorter");
+	}
 	/* Nothing was created in the refused places. */
 	snprintf(path, sizeof path, "%s/%ld.sock", d755, (long)getpid());
 	assert_false(test_file_exists(path));
