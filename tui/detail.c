@@ -121,6 +121,11 @@ static void detail_fetch(struct ui *ui)
 				detail_push(detail.mem, ui_num(r->result, "memory"));
 				if (detail.n < DETAIL_TREND_MAX)
 					detail.n++;
+				/* the scales move with the samples (their hysteresis counts samples) */
+				struct chart_series rs = {detail.rate, detail.n, TH_CHART_1, NULL};
+				struct chart_series ms = {detail.mem, detail.n, TH_CHART_2, NULL};
+				chart_scale_update(&detail.rate_scale, &rs, 1);
+				chart_scale_update(&detail.mem_scale, &ms, 1);
 			}
 		} else if (strncmp(r->error, "not_found", 9) == 0) {
 			detail.gone = 1;
@@ -305,13 +310,12 @@ static void detail_inspect(WINDOW *w, int y, int height, int width, const json_t
 
 /* One trend chart with its label and latest value. */
 static void detail_chart(WINDOW *w, int y, int x, int height, int width, const double *values,
-                         struct chart_scale *scale, enum theme_role role, const char *label,
-                         chart_format_fn fmt)
+                         const struct chart_scale *scale, enum theme_role role,
+                         const char *label, chart_format_fn fmt)
 {
 	struct chart_series s = {values, detail.n, role, label};
 	char v[120], now[FMT_SIZE], top[FMT_SIZE];
 
-	chart_scale_update(scale, &s, 1);
 	snprintf(v, sizeof v, "%s: %s (top %s)", label,
 	         detail.n > 0 ? fmt(now, sizeof now, values[detail.n - 1]) : "-",
 	         fmt(top, sizeof top, scale->max));

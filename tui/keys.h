@@ -20,7 +20,8 @@ struct ui;
 /* Reaction flags a key handler returns (or-ed together). */
 #define KEYS_HANDLED 0x1u   /* the key was used (even if nothing needs redrawing) */
 #define KEYS_REDRAW 0x2u    /* redraw the screen from what the UI already holds */
-#define KEYS_REFETCH 0x4u   /* the view changed (sort, page, filter): ask the agent now */
+#define KEYS_REFETCH 0x4u   /* what to ask changed (sort, page, filter); the UI re-declares its
+                               requests after every key anyway, so this documents the intent */
 #define KEYS_QUIT 0x8u      /* leave the program */
 
 typedef unsigned (*keys_handler_fn)(struct ui *ui, int key);
