@@ -77,7 +77,7 @@ int __lsan_is_turned_off(void)
 /* Environment for a host whose forked child exits with the parent's agent thread's memory. */
 #define TEST_FORK_ENV "ASAN_OPTIONS=detect_leaks=0"
 
-/* ---- small utilities ------------------------------------------------------------------------ */
+/* ---- small utilities ------------------------------------------------------------------------- */
 
 static long long test_now_ms(void)
 {
@@ -87,6 +87,7 @@ static long long test_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Sleep through signals: waits in these tests are part of what is measured. */
 static void test_sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -94,6 +95,7 @@ static void test_sleep_ms(long ms)
 		;
 }
 
+/* Whether a socket file is there (lstat: a dangling symlink counts too). */
 static int test_file_exists(const char *path)
 {
 	struct stat st;
@@ -153,7 +155,7 @@ static int test_count_dir(const char *path)
 	return n;
 }
 
-/* ---- raw connections ------------------------------------------------------------------------ */
+/* ---- raw connections ------------------------------------------------------------------------- */
 
 struct conn {
 	int fd;
@@ -161,6 +163,7 @@ struct conn {
 	size_t len, cap;
 };
 
+/* connect() without reading anything, so a test can see exactly what the agent sends first. */
 static int test_connect_raw(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -191,6 +194,7 @@ static int test_bind(const char *path)
 	return fd;
 }
 
+/* A line reader around a socket or pipe fd (the host's stdout uses it too). */
 static struct conn *conn_wrap(int fd)
 {
 	struct conn *c = calloc(1, sizeof *c);
@@ -203,6 +207,7 @@ static struct conn *conn_wrap(int fd)
 	return c;
 }
 
+/* Close and free; NULL is fine so teardown paths stay simple. */
 static void conn_close(struct conn *c)
 {
 	if (c == NULL)
@@ -286,6 +291,7 @@ static void conn_expect_eof(struct conn *c, int timeout_ms)
 		fail_msg("expected the agent to close the connection within %d ms", timeout_ms);
 }
 
+/* Send everything (blocking), failing the test on error; never raises SIGPIPE. */
 static void conn_send(struct conn *c, const void *data, size_t n)
 {
 	const char *p = data;
@@ -301,6 +307,7 @@ static void conn_send(struct conn *c, const void *data, size_t n)
 	}
 }
 
+/* conn_send for a C string. */
 static void conn_send_str(struct conn *c, const char *s)
 {
 	conn_send(c, s, strlen(s));
@@ -384,12 +391,14 @@ struct fixture {
 	struct host host;
 };
 
+/* Where tests/host lives: the TAP driver's top_builddir, else the configured build tree. */
 static const char *test_builddir(void)
 {
 	const char *d = getenv("top_builddir");
 	return d != NULL && *d != '\0' ? d : BUILDDIR;
 }
 
+/* A private scratch directory per test, with the agent's SONDE_DIR (0700) inside it. */
 static int test_fixture_setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
@@ -444,6 +453,7 @@ static int host_stop(struct host *h)
 	return status;
 }
 
+/* Stop the test's host (by its pid) and remove everything the test made. */
 static int test_fixture_teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -510,6 +520,7 @@ static void host_start_env(struct fixture *f, struct host *h, const char *const 
 	free(line);
 }
 
+/* The common case: a host with the default environment and no options. */
 static void host_start(struct fixture *f)
 {
 	host_start_env(f, &f->host, NULL, NULL);
@@ -535,6 +546,7 @@ static void host_expect_serving(const struct host *h)
 	conn_close(c);
 }
 
+/* What the host (and its agent) said on stderr so far. */
 static char *host_stderr(const struct host *h)
 {
 	return test_slurp(h->err_path);
@@ -558,7 +570,7 @@ static int host_stderr_says(const struct host *h, const char *text, int timeout_
 	}
 }
 
-/* ---- greeting and good traffic ---------------------------------------------------------------- */
+/* ---- greeting and good traffic --------------------------------------------------------------- */
 
 static void test_greeting(void **state)
 {
@@ -613,7 +625,7 @@ static void test_greeting(void **state)
 	}
 }
 
-/* ---- bad input -------------------------------------------------------------------------------- */
+/* ---- bad input ------------------------------------------------------------------------------- */
 
 /* Each bad line, then a ping on the same connection: the error, then the pong, nothing lost. */
 static void test_bad_input_same_connection(void **state)
@@ -673,6 +685,8 @@ static void test_bad_input_same_connection(void **state)
 	host_expect_serving(&f->host);
 }
 
+/* Random bytes with NULs: one error reply per non-empty line, the count exact, then service as
+ * usual. */
 static void test_binary_garbage(void **state)
 {
 	struct fixture *f = *state;
@@ -719,6 +733,8 @@ static void test_binary_garbage(void **state)
 	host_expect_serving(&f->host);
 }
 
+/* A 10 MiB line: one line_too_long, the connection resyncs at the newline, another client is
+ * unaffected. */
 static void test_ten_mib_line_resyncs(void **state)
 {
 	struct fixture *f = *state;
@@ -764,6 +780,7 @@ static char *test_padded_ping(size_t n, long long id)
 	return s;
 }
 
+/* The limit is exact: 65536 bytes pass, 65537 do not, with LF or CRLF, in one write or many. */
 static void test_line_limit_exact(void **state)
 {
 	struct fixture *f = *state;
@@ -812,6 +829,7 @@ static void test_line_limit_exact(void **state)
 	host_expect_serving(&f->host);
 }
 
+/* 100 requests in one write: 100 replies, in order, ids matching. */
 static void test_pipelined_100(void **state)
 {
 	struct fixture *f = *state;
@@ -884,6 +902,7 @@ static void test_half_close_gets_every_reply(void **state)
 	host_expect_serving(&f->host);
 }
 
+/* CRLF clients (telnet, some scripts) are served like LF ones. */
 static void test_crlf(void **state)
 {
 	struct fixture *f = *state;
@@ -969,7 +988,7 @@ static void test_agent_thread_blocks_signals(void **state)
 	assert_false(test_file_exists(f->host.sock));
 }
 
-/* ---- other uids --------------------------------------------------------------------------------- */
+/* ---- other uids ------------------------------------------------------------------------------ */
 
 /* In a forked child: become nobody (keeping CAP_DAC_OVERRIDE if dac_override), connect, and
  * report on fd: "errno N" or the first line the agent sent, then "eof" if it closed. */
@@ -1047,6 +1066,8 @@ static char *test_as_nobody(const char *path, int dac_override, int *code)
 	return out;
 }
 
+/* nobody cannot even reach the socket: the 0700 directory refuses it (EACCES), the agent never
+ * sees it. */
 static void test_other_uid_stopped_by_directory(void **state)
 {
 	struct fixture *f = *state;
@@ -1109,7 +1130,7 @@ static void test_other_uid_refused_by_peercred(void **state)
 	host_expect_serving(&f->host);
 }
 
-/* ---- limits ------------------------------------------------------------------------------------- */
+/* ---- limits ---------------------------------------------------------------------------------- */
 
 static void test_slow_reader_dropped(void **state)
 {
@@ -1214,6 +1235,7 @@ static void test_slow_reader_dropped(void **state)
 	host_expect_serving(&f->host);
 }
 
+/* The 17th client gets too_many_clients and a close; a slot freed is a slot reused. */
 static void test_max_clients(void **state)
 {
 	struct fixture *f = *state;
@@ -1286,6 +1308,7 @@ static void test_max_clients_from_environment(void **state)
 		conn_close(c[i]);
 }
 
+/* A silent client is told why and closed after SONDE_IDLE_TIMEOUT_S; a talking one is not. */
 static void test_idle_timeout(void **state)
 {
 	struct fixture *f = *state;
@@ -1384,7 +1407,7 @@ static void test_no_fd_leak(void **state)
 	host_expect_serving(&f->host);
 }
 
-/* ---- fork ------------------------------------------------------------------------------------- */
+/* ---- fork ------------------------------------------------------------------------------------ */
 
 static void test_fork_child_does_not_serve(void **state)
 {
@@ -1437,6 +1460,8 @@ static void test_fork_child_does_not_serve(void **state)
 	host_expect_serving(&f->host);
 }
 
+/* After fork, only the parent holds the listening socket: with the parent dead, connect is
+ * refused. */
 static void test_fork_parent_killed(void **state)
 {
 	struct fixture *f = *state;
@@ -1466,6 +1491,8 @@ static void test_fork_parent_killed(void **state)
 	kill((pid_t)child, SIGKILL);
 }
 
+/* A child that calls sonde_start() gets its own agent under its own pid; the parent's is
+ * untouched. */
 static void test_fork_child_starts_its_own(void **state)
 {
 	struct fixture *f = *state;
@@ -1509,7 +1536,7 @@ static void test_fork_child_starts_its_own(void **state)
 	host_expect_serving(&f->host);
 }
 
-/* ---- the directory -------------------------------------------------------------------------- */
+/* ---- the directory --------------------------------------------------------------------------- */
 
 static void test_stale_socket_removed(void **state)
 {
@@ -1557,6 +1584,7 @@ static char *test_capture_stderr(int (*fn)(void *), void *arg, int *rc)
 	return s;
 }
 
+/* sonde_start() in this process on dir (for test_capture_stderr). */
 static int test_start_in(void *dir)
 {
 	struct sonde_options o = {.dir = dir, .name = "inproc"};
@@ -1579,6 +1607,8 @@ static void test_expect_unsafe(const char *dir, const char *hint1, const char *h
 	free(msg);
 }
 
+/* Unsafe directories (0755, symlink, another owner, too deep) are refused with the fix named;
+ * the host can start properly afterwards. */
 static void test_unsafe_directories(void **state)
 {
 	struct fixture *f = *state;
@@ -1628,13 +1658,14 @@ static void test_unsafe_directories(void **state)
 	sonde_stop();
 }
 
-/* ---- lifecycle, in this process ----------------------------------------------------------------- */
+/* ---- lifecycle, in this process -------------------------------------------------------------- */
 
 static int test_threads_now(void)
 {
 	return test_count_dir("/proc/self/task");
 }
 
+/* SONDE_DISABLE=1 makes sonde_start() a successful no-op: no thread, no socket. */
 static void test_disable(void **state)
 {
 	struct fixture *f = *state;
@@ -1657,6 +1688,8 @@ static void test_disable(void **state)
 	assert_int_equal(test_count_dir(f->dir), 0);
 }
 
+/* start twice is one agent; stop closes clients and removes the socket; stop twice is fine;
+ * start again works. */
 static void test_start_stop_idempotent(void **state)
 {
 	struct fixture *f = *state;
@@ -1702,6 +1735,7 @@ struct test_racer {
 	int failures;
 };
 
+/* One racer: 40 random starts and stops. */
 static void *test_racer_main(void *arg)
 {
 	struct test_racer *r = arg;
@@ -1719,6 +1753,7 @@ static void *test_racer_main(void *arg)
 	return NULL;
 }
 
+/* Eight threads starting and stopping at random: at most one agent, a clean end. */
 static void test_start_stop_from_many_threads(void **state)
 {
 	struct fixture *f = *state;
@@ -1747,6 +1782,7 @@ static void test_start_stop_from_many_threads(void **state)
 	assert_int_equal(test_count_dir(f->dir), 0);
 }
 
+/* A process that exits normally without sonde_stop() still removes its socket (atexit). */
 static void test_socket_removed_at_exit(void **state)
 {
 	struct fixture *f = *state;
@@ -1783,6 +1819,8 @@ static void test_socket_removed_at_exit(void **state)
 	assert_int_equal(test_count_dir(f->dir), 0);
 }
 
+/* One cmocka group (one TAP plan); SIGPIPE ignored so a test that writes to a closed socket
+ * fails with a message instead of dying. */
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, test_fixture_setup, test_fixture_teardown)

@@ -128,7 +128,8 @@ check "query with the only live agent needs no -p" 0 "$SONDE" query ping
 
 # The agent inside sleep answers about sleep: system names its pid and name, threads shows its
 # two threads (sleep's main thread and the agent's).
-check "query --json system on the sonde run program exits 0" 0 "$SONDE" query -p "$SVC" --json system
+check "query --json system on the sonde run program exits 0" 0 "$SONDE" query -p \
+	"$SVC" --json system
 if grep -q "\"pid\": $SVC," "$OUT" && grep -q '"name": "cli-svc"' "$OUT" &&
    grep -q '"rss_bytes": [1-9]' "$OUT"; then
 	ok "system reports sleep's pid, the --name and a non-zero rss_bytes"
@@ -148,9 +149,11 @@ check "unknown command exits 1 (agent error)" 1 "$SONDE" query -p "$SVC" frobnic
 has "$ERR" "unknown_command: unknown command \"frobnicate\"; this agent knows: ping, help" \
 	"unknown command: the message lists the known commands"
 check "unknown argument exits 1" 1 "$SONDE" query -p "$SVC" ping colour=blue
-has "$ERR" "unknown argument \"colour\"; accepted: data" "unknown argument: the message lists the accepted ones"
+has "$ERR" "unknown argument \"colour\"; accepted: data" \
+	"unknown argument: the message lists the accepted ones"
 check "wrong argument type exits 1" 1 "$SONDE" query -p "$SVC" ping data=5
-has "$ERR" "argument \"data\" must be a string, not an integer" "wrong type: the message says what is wanted"
+has "$ERR" "argument \"data\" must be a string, not an integer" \
+	"wrong type: the message says what is wanted"
 
 check "query without a command exits 2 (usage)" 2 "$SONDE" query -p "$SVC"
 has "$ERR" "try \`sonde query help\`" "no command: the message suggests help"
@@ -164,12 +167,14 @@ PLAIN=$!
 PIDS="$PIDS $PLAIN"
 check "query -p of a process without an agent exits 3" 3 "$SONDE" query -p "$PLAIN" ping
 has "$ERR" "no agent for pid $PLAIN" "no agent: the message names the pid"
-has "$ERR" "is it linked with libsonde or started with \`sonde run\`" "no agent: the message names the fix"
+has "$ERR" "is it linked with libsonde or started with \`sonde run\`" \
+	"no agent: the message names the fix"
 check "query -s of a missing socket exits 3" 3 "$SONDE" query -s "$SCRATCH/none.sock" ping
 
 # ---- stale sockets ------------------------------------------------------------------------------
 
-# A crashed agent's leftover: a socket file whose process is gone. socat binds it; SIGKILL leaves it.
+# A crashed agent's leftover: a socket file whose process is gone. socat binds it; SIGKILL leaves
+# it.
 if command -v socat >/dev/null 2>&1; then
 	socat "UNIX-LISTEN:$SONDE_DIR/999999.sock" /dev/null >/dev/null 2>&1 &
 	S=$!
@@ -180,8 +185,10 @@ if command -v socat >/dev/null 2>&1; then
 	if [ -S "$SONDE_DIR/$S.sock" ] && ! grep -Eq "^ *$S " "$OUT"; then
 		ok "sonde list does not show the socket of a dead pid"
 	else not_ok "sonde list does not show the socket of a dead pid"; fi
-	check "query -s of a socket nobody listens on exits 3" 3 "$SONDE" query -s "$SONDE_DIR/$S.sock" ping
-	has "$ERR" "nothing listens on $SONDE_DIR/$S.sock" "a dead socket: the message says nothing listens"
+	check "query -s of a socket nobody listens on exits 3" 3 "$SONDE" query -s \
+		"$SONDE_DIR/$S.sock" ping
+	has "$ERR" "nothing listens on $SONDE_DIR/$S.sock" \
+		"a dead socket: the message says nothing listens"
 	"$SONDE" run -- sleep 30 >/dev/null 2>&1 &
 	NEW=$!
 	PIDS="$PIDS $NEW"
@@ -250,13 +257,15 @@ chmod 755 "$SCRATCH/open"
 SONDE_DIR="$SCRATCH/open" "$SONDE" run -- sh -c 'echo still running' >"$OUT" 2>"$ERR"
 st=$?
 if [ $st -eq 0 ] && grep -q "still running" "$OUT" &&
-   grep -q "unsafe socket directory $SCRATCH/open: mode 755" "$ERR" && grep -q "chmod 700" "$ERR"; then
+   grep -q "unsafe socket directory $SCRATCH/open: mode 755" "$ERR" &&
+      grep -q "chmod 700" "$ERR"; then
 	ok "unsafe SONDE_DIR: the program runs, stderr names the fix"
 else not_ok "unsafe SONDE_DIR: the program runs, stderr names the fix" "status $st"; fi
 
 SONDE_DIR="$SCRATCH/open" "$SONDE" list >"$OUT" 2>"$ERR"
 st=$?
-if [ $st -eq 3 ] && grep -q "unsafe socket directory $SCRATCH/open" "$ERR" && grep -q "chmod 700" "$ERR"; then
+if [ $st -eq 3 ] && grep -q "unsafe socket directory $SCRATCH/open" "$ERR" &&
+   grep -q "chmod 700" "$ERR"; then
 	ok "sonde list refuses an unsafe directory (exit 3) and names the fix"
 else not_ok "sonde list refuses an unsafe directory (exit 3) and names the fix" "status $st"; fi
 
@@ -268,7 +277,7 @@ if [ ! -e "$SONDE_DIR/$D.sock" ]; then ok "SONDE_DISABLE=1: no socket"
 else not_ok "SONDE_DISABLE=1: no socket"; fi
 wait $D
 
-# ---- another user ---------------------------------------------------------------------------------
+# ---- another user --------------------------------------------------------------------------------
 
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
 	"$SONDE" run -- sleep 30 >/dev/null 2>&1 &

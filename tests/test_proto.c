@@ -48,6 +48,7 @@ static json_t *test_request_bytes(const char *bytes, size_t n)
 	return test_parse_reply(line, len);
 }
 
+/* test_request_bytes for a C string. */
 static json_t *test_request(const char *s)
 {
 	return test_request_bytes(s, strlen(s));
@@ -81,6 +82,7 @@ static void test_expect_null_id(const json_t *reply)
 	assert_true(json_is_null(id));
 }
 
+/* Assert the reply echoes this integer id. */
 static void test_expect_int_id(const json_t *reply, long long want)
 {
 	const json_t *id = json_object_get(reply, "id");
@@ -102,6 +104,7 @@ static void test_ping_ok(void **state)
 	json_decref(r);
 }
 
+/* String ids and escaped, non-ASCII data survive the round trip. */
 static void test_ping_echoes_data(void **state)
 {
 	json_t *r = test_request("{\"cmd\":\"ping\",\"data\":\"caf\\u00e9 \\\"q\\\"\",\"id\":\"abc\"}");
@@ -114,6 +117,7 @@ static void test_ping_echoes_data(void **state)
 	json_decref(r);
 }
 
+/* Every accepted id form is echoed exactly. */
 static void test_id_forms(void **state)
 {
 	char buf[512];
@@ -143,6 +147,7 @@ static void test_id_forms(void **state)
 	json_decref(r);
 }
 
+/* Unusable ids get bad_request with id null (never a guess at the id). */
 static void test_bad_ids(void **state)
 {
 	static const char *const bad[] = {
@@ -167,6 +172,7 @@ static void test_bad_ids(void **state)
 	test_expect_error(r, ERR_BAD_REQUEST, "128 bytes");
 }
 
+/* help lists exactly the command table, each with args and summary. */
 static void test_help_lists_commands(void **state)
 {
 	json_t *r = test_request("{\"id\":3,\"cmd\":\"help\"}");
@@ -227,6 +233,7 @@ static void test_malformed_json(void **state)
 	test_expect_error(r, ERR_BAD_JSON, "at byte");
 }
 
+/* NUL bytes in a line never truncate it into a different, valid request. */
 static void test_embedded_nul(void **state)
 {
 	static const char req[] = "{\"id\":1,\"cmd\":\"ping\"}\0{\"id\":2}";
@@ -240,6 +247,7 @@ static void test_embedded_nul(void **state)
 	test_expect_error(r, ERR_BAD_JSON, NULL);
 }
 
+/* Only len bytes are read. */
 static void test_not_nul_terminated(void **state)
 {
 	/* The agent passes a slice of its input buffer: bytes after len must not be read. */
@@ -257,6 +265,7 @@ static void test_not_nul_terminated(void **state)
 	json_decref(r);
 }
 
+/* Valid JSON that is not an object gets bad_request, not bad_json. */
 static void test_non_objects(void **state)
 {
 	static const char *const bad[] = {"[]", "[1,2]", "1", "-0.5", "\"ping\"", "null", "true",
@@ -269,6 +278,7 @@ static void test_non_objects(void **state)
 	}
 }
 
+/* A missing or non-string cmd is bad_request, with the id echoed when there is one. */
 static void test_missing_or_bad_cmd(void **state)
 {
 	json_t *r;
@@ -290,6 +300,7 @@ static void test_missing_or_bad_cmd(void **state)
 	test_expect_error(r, ERR_BAD_REQUEST, "\"cmd\" must be a string");
 }
 
+/* unknown_command names what is known; the echo of the name is bounded. */
 static void test_unknown_command(void **state)
 {
 	char *big, *line;
@@ -321,6 +332,7 @@ static void test_unknown_command(void **state)
 	free(big);
 }
 
+/* Misspelt arguments are refused, listing the accepted ones. */
 static void test_unknown_argument(void **state)
 {
 	json_t *r;
@@ -333,6 +345,7 @@ static void test_unknown_argument(void **state)
 	test_expect_error(r, ERR_BAD_ARGUMENT, "takes no arguments");
 }
 
+/* Wrong types and sizes are refused, saying what is wanted. */
 static void test_wrong_argument_types(void **state)
 {
 	static const char *const bad[] = {
@@ -382,6 +395,7 @@ static char *test_padded_ping(size_t n)
 	return s;
 }
 
+/* proto_handle_line enforces the 65536-byte limit itself, exactly. */
 static void test_line_limit(void **state)
 {
 	char *s;
@@ -459,6 +473,7 @@ static json_t *test_obj(const char *s)
 	return o;
 }
 
+/* Assert an argument reader failed with bad_argument and a message mentioning hint. */
 static void test_expect_arg_error(int rc, const struct cmd_error *err, const char *hint)
 {
 	assert_int_equal(rc, -1);
@@ -468,6 +483,7 @@ static void test_expect_arg_error(int rc, const struct cmd_error *err, const cha
 		fail_msg("message \"%s\" does not mention \"%s\"", err->message, hint);
 }
 
+/* Integers: default, null, wrong types, inclusive bounds. */
 static void test_arg_int(void **state)
 {
 	json_t *o = test_obj("{\"n\":5,\"z\":null,\"s\":\"5\",\"r\":5.0,\"lo\":-1,\"hi\":101,"
@@ -497,6 +513,7 @@ static void test_arg_int(void **state)
 	json_decref(o);
 }
 
+/* Booleans: only true and false, not 1 or "true". */
 static void test_arg_bool(void **state)
 {
 	json_t *o = test_obj("{\"t\":true,\"f\":false,\"i\":1,\"s\":\"true\"}");
@@ -516,6 +533,7 @@ static void test_arg_bool(void **state)
 	json_decref(o);
 }
 
+/* Strings: default, empty, length limit, NUL inside. */
 static void test_arg_string(void **state)
 {
 	json_t *o = test_obj("{\"s\":\"abc\",\"n\":3,\"nul\":\"a\\u0000b\",\"e\":\"\"}");
@@ -537,6 +555,7 @@ static void test_arg_string(void **state)
 	json_decref(o);
 }
 
+/* Enums: index of the choice, default, required, exact case, choices listed. */
 static void test_arg_enum(void **state)
 {
 	static const char *const sorts[] = {"memory", "reductions", "queue", NULL};
@@ -561,6 +580,7 @@ static void test_arg_enum(void **state)
 	json_decref(o);
 }
 
+/* Only listed keys (plus id and cmd) are accepted. */
 static void test_check_keys(void **state)
 {
 	static const char *const allowed[] = {"sort", "limit", NULL};
@@ -582,6 +602,7 @@ static void test_check_keys(void **state)
 	json_decref(bare);
 }
 
+/* One cmocka group (one TAP plan). */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {

@@ -32,6 +32,7 @@ static int test_setup(void **state)
 	return 0;
 }
 
+/* Remove the scratch directory and whatever a test left in it. */
 static int test_teardown(void **state)
 {
 	char *cmd = xasprintf("rm -rf '%s'", (char *)*state);
@@ -80,6 +81,7 @@ static void test_make_socket(const char *dir, const char *name)
 	close(fd);
 }
 
+/* Whether DIR/NAME exists (lstat: not following symlinks). */
 static int test_exists(const char *dir, const char *name)
 {
 	char path[512];
@@ -89,6 +91,8 @@ static int test_exists(const char *dir, const char *name)
 	return lstat(path, &st) == 0;
 }
 
+/* Where the directory is: override, then $SONDE_DIR, then $XDG_RUNTIME_DIR/sonde, then
+ * /tmp/sonde-UID. */
 static void test_resolve_order(void **state)
 {
 	char buf[256], small[8];
@@ -131,6 +135,7 @@ static void test_resolve_order(void **state)
 	free(saved_xdg);
 }
 
+/* A missing directory is created 0700 and ours, whatever the umask. */
 static void test_prepare_creates_private_dir(void **state)
 {
 	char *dir = xasprintf("%s/new", (char *)*state);
@@ -151,6 +156,7 @@ static void test_prepare_creates_private_dir(void **state)
 	free(dir);
 }
 
+/* A directory that cannot be created is reported with the fix. */
 static void test_prepare_missing_parent(void **state)
 {
 	char *dir = xasprintf("%s/no/such/parent", (char *)*state);
@@ -161,6 +167,7 @@ static void test_prepare_missing_parent(void **state)
 	free(dir);
 }
 
+/* Any group or other permission bit is refused, naming the mode and chmod 700. */
 static void test_check_refuses_group_other_modes(void **state)
 {
 	static const mode_t bad[] = {0755, 0711, 0701, 0770, 0707, 0710, 0777};
@@ -180,6 +187,7 @@ static void test_check_refuses_group_other_modes(void **state)
 	free(dir);
 }
 
+/* A symlink (even to a good directory), a file, or nothing at all are refused. */
 static void test_check_refuses_symlink_and_file(void **state)
 {
 	char *real = xasprintf("%s/real", (char *)*state);
@@ -206,6 +214,7 @@ static void test_check_refuses_symlink_and_file(void **state)
 	free(missing);
 }
 
+/* A directory owned by another uid is refused, naming that uid. */
 static void test_check_refuses_other_owner(void **state)
 {
 	char *dir = xasprintf("%s/theirs", (char *)*state);
@@ -224,6 +233,7 @@ static void test_check_refuses_other_owner(void **state)
 	free(dir);
 }
 
+/* DIR/PID.sock, refused when it cannot fit sun_path or the caller's buffer. */
 static void test_socket_path(void **state)
 {
 	char buf[256], tiny[16], longdir[200];
@@ -242,6 +252,7 @@ static void test_socket_path(void **state)
 	                  "longer than a Unix socket allows", NULL);
 }
 
+/* Only canonical PID.sock names are agents' sockets. */
 static void test_parse_name(void **state)
 {
 	(void)state;
@@ -265,6 +276,7 @@ static void test_parse_name(void **state)
 	assert_int_equal(sockdir_parse_name("99999999999999999999.sock"), -1);
 }
 
+/* Alive means kill(pid, 0) succeeds or says EPERM. */
 static void test_pid_alive(void **state)
 {
 	(void)state;
@@ -274,6 +286,7 @@ static void test_pid_alive(void **state)
 	assert_true(sockdir_pid_alive(1));
 }
 
+/* The sweep removes dead pids' sockets and nothing else. */
 static void test_sweep_removes_only_dead(void **state)
 {
 	const char *dir = *state;
@@ -298,6 +311,7 @@ static void test_sweep_removes_only_dead(void **state)
 	assert_int_equal(sockdir_sweep("/nonexistent/sonde-dir"), 0);
 }
 
+/* One cmocka group (one TAP plan). */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
