@@ -100,6 +100,10 @@ for r in $(seq "$ROUNDS"); do
 		echo "1(System) $(measure 1 3 'name +bench-tui')"
 		echo "4(Tasks) $(measure 4 2 'sort ')"
 		echo "R $(measure R 2 'sort reductions')"
+		# the floor: a key drawn from what the screen holds (no request) - what the
+		# harness (tmux send-keys + capture-pane polling) adds to every figure above
+		echo "?(floor) $(measure '?' 3 'Keys - Esc')"
+		$T send-keys Escape
 	} >>"$WORK/lat"
 	sleep 0.5
 done
@@ -136,3 +140,8 @@ echo
 echo "the TUI's own CPU at the default 1 s interval, $TASKS tasks, $SECONDS_CPU refreshes:"
 cpu_run 4 Tasks
 cpu_run 5 Tree
+# reference, same run: top refreshing every second for as long (batch mode, all processes)
+/usr/bin/time -o "$WORK/time" -f '%U %S %e' top -b -d 1 -n "$SECONDS_CPU" >/dev/null
+read -r u s e <"$WORK/time"
+awk -v u="$u" -v s="$s" -v e="$e" \
+	'BEGIN { printf "  %-6s %5.2f s user + %5.2f s sys over %5.1f s = %5.2f%% of one core (reference: top -b -d 1)\n", "top", u, s, e, (u + s) / e * 100 }'
