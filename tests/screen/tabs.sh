@@ -94,6 +94,21 @@ keys Escape
 check "Esc returns to the table" wait_row 5 3 'REDS/s'
 keys Home
 
+# Only changed cells are sent: on the System tab, a second of refreshes costs far less than
+# one full redraw (^L), as seen in what the program writes to its terminal.
+keys 1
+wait_screen 5 'file descriptors' >/dev/null
+$T pipe-pane -o "cat >>'$WORK/pane.out'"
+sleep 4
+idle=$(stat -c %s "$WORK/pane.out" 2>/dev/null || echo 0)
+keys C-l
+sleep 1
+full=$(($(stat -c %s "$WORK/pane.out") - idle))
+$T pipe-pane
+check "System tab idle: $((idle / 4)) bytes per second against $full for a full redraw" \
+	test "$full" -gt 2000 -a $((idle / 4)) -lt $((full / 4))
+keys 4
+
 # Pause and the refresh interval.
 keys Space
 check "space pauses (PAUSED in the header)" wait_row 3 0 'PAUSED'
