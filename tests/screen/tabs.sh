@@ -49,6 +49,12 @@ check "Tasks: column titles" wait_row 5 3 'ID +NAME +STATUS +.*REDS +.*REDS/s +M
 keys 5
 check "Tree: the application supervisor at the root" wait_row 5 4 '^▾ app_sup +1 +one_for_one'
 
+# Tab and Shift-Tab walk the tab bar in order, wrapping.
+keys 5 Tab
+check "Tab after the last tab wraps to the first (System)" wait_screen 5 'file descriptors'
+keys BTab
+check "Shift-Tab goes back to the last one (Tree)" wait_row 5 3 'TREE +ID'
+
 # Help lists the keys of the tab it was opened from (generated from the key tables).
 keys 4 '?'
 check "? opens help with the Tasks keys" wait_screen 5 'sort by memory'
