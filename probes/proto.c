@@ -37,10 +37,34 @@ static char *proto_dump_line(json_t *reply, size_t *len)
 	return line;
 }
 
+/*
+ * message with every non-ASCII byte replaced by '?'. Messages quote the client's bytes (jansson's
+ * error text, "%.64s" of a name, which can cut a character in half); jansson refuses invalid
+ * UTF-8, and then the client would get no reply at all (found by fuzz_proto).
+ */
+static char *proto_ascii_copy(const char *message)
+{
+	char *copy = strdup(message);
+
+	if (copy != NULL)
+		for (unsigned char *p = (unsigned char *)copy; *p != '\0'; p++)
+			if (*p >= 0x80)
+				*p = '?';
+	return copy;
+}
+
 char *proto_error_line(const json_t *id, const char *code, const char *message, size_t *len)
 {
 	json_t *reply = json_pack("{s:O?,s:b,s:{s:s,s:s}}", "id", (json_t *)id, "ok", 0, "error",
 	                          "code", code, "message", message);
+
+	if (reply == NULL) {
+		char *ascii = proto_ascii_copy(message);
+		if (ascii != NULL)
+			reply = json_pack("{s:O?,s:b,s:{s:s,s:s}}", "id", (json_t *)id, "ok", 0, "error",
+			                  "code", code, "message", ascii);
+		free(ascii);
+	}
 	return reply != NULL ? proto_dump_line(reply, len) : NULL;
 }
 

@@ -654,6 +654,10 @@ static void test_bad_input_same_connection(void **state)
 		{"{\"id\":17,\"cmd\":\"ping\",\"data\":[\"x\"]}", 17, "bad_argument", "not an array"},
 		{"{\"id\":18,\"cmd\":\"help\",\"limit\":5}", 18, "bad_argument", "takes no arguments"},
 		{"{\"id\":19,\"id\":20,\"cmd\":\"ping\"}", LLONG_MIN, "bad_json", "duplicate"},
+		/* jansson's error text quotes invalid UTF-8 here (found by fuzz_proto). */
+		{"{\"cm\\\xde\xbc\"hep\"l}", LLONG_MIN, "bad_json", "malformed JSON"},
+		{"{\"id\":21,\"cmd\":\"000000000000000000000000000000000000000000000000000000000000000"
+		 "\xc3\xa9\"}", 21, "unknown_command", "unknown command"},
 	};
 	struct fixture *f = *state;
 	struct conn *c;

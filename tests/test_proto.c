@@ -440,6 +440,32 @@ static void test_random_bytes(void **state)
 	}
 }
 
+/*
+ * Messages that quote the client's bytes must still be valid UTF-8, or jansson refuses to build
+ * the reply and the client gets nothing. Found by fuzz_proto: jansson's own error text quotes
+ * the bytes near the error, and "%.64s" cuts a multi-byte character in half.
+ */
+static void test_error_text_quoting_bad_utf8(void **state)
+{
+	static const char fuzz_found[] = {0x7b, 0x22, 0x63, 0x6d, 0x5c, (char)0xde, (char)0xbc, 0x22,
+	                                  0x68, 0x65, 0x70, 0x22, 0x6c, 0x7d};
+	char req[256];
+	json_t *r;
+
+	(void)state;
+	r = test_request_bytes(fuzz_found, sizeof fuzz_found);
+	test_expect_error(r, ERR_BAD_JSON, "malformed JSON");
+	/* 63 ASCII bytes then a 2-byte character: the 64-byte cut falls inside it. */
+	snprintf(req, sizeof req, "{\"id\":1,\"cmd\":\"%063d\xc3\xa9\"}", 0);
+	r = test_request(req);
+	test_expect_int_id(r, 1);
+	test_expect_error(r, ERR_UNKNOWN_COMMAND, "unknown command");
+	snprintf(req, sizeof req, "{\"id\":2,\"cmd\":\"ping\",\"%063d\xe2\x82\xac\":1}", 0);
+	r = test_request(req);
+	test_expect_int_id(r, 2);
+	test_expect_error(r, ERR_BAD_ARGUMENT, "unknown argument");
+}
+
 /* ---- error lines ---------------------------------------------------------------------------- */
 
 static void test_error_line(void **state)
@@ -621,6 +647,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_argument_types),
 		cmocka_unit_test(test_line_limit),
 		cmocka_unit_test(test_random_bytes),
+		cmocka_unit_test(test_error_text_quoting_bad_utf8),
 		cmocka_unit_test(test_error_line),
 		cmocka_unit_test(test_arg_int),
 		cmocka_unit_test(test_arg_bool),
