@@ -598,6 +598,32 @@ static void agent_atexit(void)
 		unlink(agent.path);
 }
 
+/*
+ * Make the name valid UTF-8 in place: every reply that carries it (the greeting, `system`) is
+ * built by jansson, which refuses invalid UTF-8, and then the client would get nothing. A name
+ * cut inside a character at 63 bytes loses that character; other invalid bytes (a program file
+ * name is any bytes) become '?'.
+ */
+static void agent_valid_name(char *name)
+{
+	size_t n = strlen(name);
+
+	/* Drop at most the last 3 bytes, all non-ASCII: a character cut in half at the end. */
+	for (size_t cut = 0; cut < 4 && cut < n; cut++) {
+		json_t *ok = json_stringn(name, n - cut);
+		if (ok != NULL) {
+			json_decref(ok);
+			name[n - cut] = '\0';
+			return;
+		}
+		if ((unsigned char)name[n - 1 - cut] < 0x80)
+			break;
+	}
+	for (unsigned char *p = (unsigned char *)name; *p != '\0'; p++)
+		if (*p >= 0x80)
+			*p = '?';
+}
+
 static int agent_start_locked(const struct sonde_options *o)
 {
 	sigset_t all, old;
@@ -610,6 +636,7 @@ static int agent_start_locked(const struct sonde_options *o)
 	if (name == NULL || *name == '\0')
 		name = program_invocation_short_name;
 	snprintf(agent.name, sizeof agent.name, "%s", name);
+	agent_valid_name(agent.name);
 
 	memset(&agent.info, 0, sizeof agent.info);
 	agent.info.pid = getpid();

@@ -625,6 +625,41 @@ static void test_greeting(void **state)
 	}
 }
 
+/* A name that is not valid UTF-8 (a program file name is any bytes; 63 bytes can cut a character)
+ * must not cost the client its greeting: jansson refuses such strings. */
+static void test_greeting_with_odd_names(void **state)
+{
+	struct fixture *f = *state;
+	const char *bad[] = {"SONDE_NAME=bad\xffname", NULL};
+	char cut_env[128], want[128];
+	const char *cut[] = {cut_env, NULL};
+	struct conn *c;
+	json_t *g;
+	int n;
+
+	host_start_env(f, &f->host, bad, NULL);
+	c = conn_open(f->host.sock, f->host.pid);
+	conn_ping(c, 1);
+	conn_close(c);
+	c = conn_wrap(test_connect_raw(f->host.sock));
+	g = conn_json(c);
+	assert_string_equal(json_string_value(json_object_get(g, "name")), "bad?name");
+	json_decref(g);
+	conn_close(c);
+	host_stop(&f->host);
+	/* 32 two-byte characters: the 63 bytes a name keeps end inside the last one. */
+	n = snprintf(cut_env, sizeof cut_env, "SONDE_NAME=");
+	for (int i = 0; i < 32; i++)
+		n += snprintf(cut_env + n, sizeof cut_env - (size_t)n, "\xc3\xa9");
+	snprintf(want, sizeof want, "%.*s", 62, cut_env + 11);   /* 31 whole characters */
+	host_start_env(f, &f->host, cut, NULL);
+	c = conn_wrap(test_connect_raw(f->host.sock));
+	g = conn_json(c);
+	assert_string_equal(json_string_value(json_object_get(g, "name")), want);
+	json_decref(g);
+	conn_close(c);
+}
+
 /* ---- bad input ------------------------------------------------------------------------------- */
 
 /* Each bad line, then a ping on the same connection: the error, then the pong, nothing lost. */
@@ -1830,6 +1865,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, test_fixture_setup, test_fixture_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_greeting),
+		T(test_greeting_with_odd_names),
 		T(test_bad_input_same_connection),
 		T(test_binary_garbage),
 		T(test_ten_mib_line_resyncs),
