@@ -45,6 +45,7 @@ static void detail_push(double *series, double v)
 	series[detail.n == DETAIL_TREND_MAX ? DETAIL_TREND_MAX - 1 : detail.n] = v;
 }
 
+/* A fresh view per task: trend and scroll start over. */
 static void detail_enter(struct ui *ui)
 {
 	json_decref(detail.last);
@@ -53,6 +54,7 @@ static void detail_enter(struct ui *ui)
 	detail.prev_at = NAN;
 }
 
+/* Drop the kept reply; the view holds nothing while closed. */
 static void detail_leave(struct ui *ui)
 {
 	(void)ui;
@@ -325,6 +327,8 @@ static void detail_chart(WINDOW *w, int y, int x, int height, int width, const d
 		           chart_symbols_select(theme_ascii(), NULL, NULL));
 }
 
+/* Figures on the left, trend and children on the right (or below when narrow),
+ * inspect output at the bottom. */
 static void detail_draw(struct ui *ui, WINDOW *w, int height, int width)
 {
 	const struct fetch_reply *r = fetch_get(ui->fetch, "task");
@@ -384,6 +388,7 @@ static void detail_draw(struct ui *ui, WINDOW *w, int height, int width)
 	detail_inspect(w, y, height, width, t);
 }
 
+/* Esc returns to the list (or tree) the detail was opened from. */
 static unsigned detail_key_close(struct ui *ui, int key)
 {
 	(void)key;
@@ -391,6 +396,7 @@ static unsigned detail_key_close(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW | KEYS_REFETCH;
 }
 
+/* Scroll the inspect output, which may be longer than the screen. */
 static unsigned detail_key_scroll_up(struct ui *ui, int key)
 {
 	detail.inspect_top -= key == KEY_PPAGE ? ui->body_h / 2 : 1;
@@ -399,6 +405,7 @@ static unsigned detail_key_scroll_up(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW;
 }
 
+/* Scroll the inspect output, which may be longer than the screen. */
 static unsigned detail_key_scroll_down(struct ui *ui, int key)
 {
 	detail.inspect_top += key == KEY_NPAGE ? ui->body_h / 2 : 1;
@@ -421,6 +428,7 @@ static const struct key_binding detail_bindings[] = {
 
 static const struct key_table detail_keys = {"Task detail", detail_bindings};
 
+/* The wheel scrolls the inspect output. */
 static unsigned detail_mouse(struct ui *ui, int y, int x, unsigned long bstate)
 {
 	(void)y;

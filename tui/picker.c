@@ -22,6 +22,7 @@ struct picker {
 
 static struct picker picker;
 
+/* Move the selection in the pick list. */
 static unsigned picker_key_up(struct ui *ui, int key)
 {
 	(void)ui, (void)key;
@@ -30,6 +31,7 @@ static unsigned picker_key_up(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW;
 }
 
+/* Move the selection in the pick list. */
 static unsigned picker_key_down(struct ui *ui, int key)
 {
 	(void)ui, (void)key;
@@ -38,6 +40,7 @@ static unsigned picker_key_down(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW;
 }
 
+/* Enter attaches to the selected agent. */
 static unsigned picker_key_choose(struct ui *ui, int key)
 {
 	(void)ui, (void)key;
@@ -45,6 +48,7 @@ static unsigned picker_key_choose(struct ui *ui, int key)
 	return KEYS_HANDLED;
 }
 
+/* A row's digit attaches to it directly. */
 static unsigned picker_key_digit(struct ui *ui, int key)
 {
 	(void)ui;
@@ -53,6 +57,7 @@ static unsigned picker_key_digit(struct ui *ui, int key)
 	return KEYS_HANDLED;
 }
 
+/* q / Esc / F10: leave without attaching. */
 static unsigned picker_key_quit(struct ui *ui, int key)
 {
 	(void)ui, (void)key;
@@ -83,6 +88,7 @@ static const struct key_binding picker_bindings[] = {
 
 static const struct key_table picker_keys = {"Pick an agent", picker_bindings};
 
+/* One row per live agent: number, name, pid, uptime, socket. */
 static void picker_draw(const struct agent_ref *refs, size_t n)
 {
 	int rows, cols;

@@ -124,6 +124,7 @@ static const char *system_of_limit(char *buf, size_t size, double count, double 
 	return buf;
 }
 
+/* Process box: identity, age, counts against limits, memory, CPU. */
 static void system_process(struct system_box *b, const json_t *p, const json_t *limits)
 {
 	char v[256], x[FMT_SIZE], y[FMT_SIZE];
@@ -151,6 +152,7 @@ static void system_process(struct system_box *b, const json_t *p, const json_t *
 	            TH_DEFAULT);
 }
 
+/* Host box: what the process runs on and how loaded it is. */
 static void system_host(struct system_box *b, const json_t *h)
 {
 	char v[160], x[FMT_SIZE], y[FMT_SIZE];
@@ -175,6 +177,7 @@ static void system_host(struct system_box *b, const json_t *h)
 	system_line(b, "memory available", v, system_limit_role(total - avail, total));
 }
 
+/* Agent box: what watching costs the host (CPU, memory, tick time). */
 static void system_agent(struct system_box *b, const json_t *a)
 {
 	char v[160], x[FMT_SIZE], y[FMT_SIZE];
@@ -198,6 +201,7 @@ static void system_agent(struct system_box *b, const json_t *a)
 	system_line(b, "probe tick cost", v, TH_DEFAULT);
 }
 
+/* Allocator box: which malloc the Memory tab figures come from. */
 static void system_allocator(struct system_box *b, const json_t *al)
 {
 	system_line(b, "allocator", ui_str(al, "name", "-"), TH_DEFAULT);
@@ -244,6 +248,8 @@ static void system_tasks(struct system_box *b, struct ui *ui, const json_t *t)
 		system_line(b, "live", r != NULL && r->error[0] ? r->error : "-", TH_DIM);
 }
 
+/* Only `system` is needed (the header asks it); older agents without task figures in it
+ * get a one-row `tasks` for the count. */
 static void system_fetch(struct ui *ui)
 {
 	const json_t *sys = ui_system(ui);
@@ -253,6 +259,7 @@ static void system_fetch(struct ui *ui)
 		fetch_want(ui->fetch, "system.tasks", "tasks", json_pack("{s:i}", "limit", 1));
 }
 
+/* Two columns from 70 cells up, one below; boxes are dropped before they are squeezed. */
 static void system_draw(struct ui *ui, WINDOW *w, int height, int width)
 {
 	const json_t *sys = ui_system(ui);

@@ -540,6 +540,7 @@ static void tasks_draw_summary(struct ui *ui, WINDOW *w, int width, const struct
 	}
 }
 
+/* Statuses an operator should notice stand out. */
 static int tasks_status_role(const char *status)
 {
 	if (strcmp(status, "running") == 0 || strcmp(status, "runnable") == 0)
@@ -599,6 +600,7 @@ static void tasks_draw_row(WINDOW *w, int y, int width, const json_t *row,
 		wattroff(w, theme_attr(TH_SELECTED));
 }
 
+/* The summary, the header with the sort mark, and the rows of the page on screen. */
 static void tasks_draw(struct ui *ui, WINDOW *w, int height, int width)
 {
 	const struct fetch_reply *head = fetch_get(ui->fetch, "tasks");
@@ -654,6 +656,7 @@ static unsigned tasks_moved(void)
 	return KEYS_HANDLED | KEYS_REDRAW | KEYS_REFETCH;
 }
 
+/* Move the selection; a new page is asked only when it leaves this one. */
 static unsigned tasks_key_up(struct ui *ui, int key)
 {
 	(void)ui, (void)key;
@@ -661,6 +664,7 @@ static unsigned tasks_key_up(struct ui *ui, int key)
 	return tasks_moved();
 }
 
+/* Move the selection; a new page is asked only when it leaves this one. */
 static unsigned tasks_key_down(struct ui *ui, int key)
 {
 	(void)ui, (void)key;
@@ -668,6 +672,7 @@ static unsigned tasks_key_down(struct ui *ui, int key)
 	return tasks_moved();
 }
 
+/* A page up: selection and page move together, as in htop. */
 static unsigned tasks_key_page_up(struct ui *ui, int key)
 {
 	(void)ui, (void)key;
@@ -676,6 +681,7 @@ static unsigned tasks_key_page_up(struct ui *ui, int key)
 	return tasks_moved();
 }
 
+/* A page down: selection and page move together, as in htop. */
 static unsigned tasks_key_page_down(struct ui *ui, int key)
 {
 	(void)ui, (void)key;
@@ -684,6 +690,7 @@ static unsigned tasks_key_page_down(struct ui *ui, int key)
 	return tasks_moved();
 }
 
+/* The first task of the order. */
 static unsigned tasks_key_home(struct ui *ui, int key)
 {
 	(void)ui, (void)key;
@@ -691,6 +698,7 @@ static unsigned tasks_key_home(struct ui *ui, int key)
 	return tasks_moved();
 }
 
+/* The last task of the order (asked from the other end: cheap at any size). */
 static unsigned tasks_key_end(struct ui *ui, int key)
 {
 	(void)ui, (void)key;
@@ -706,6 +714,7 @@ static const json_t *tasks_selected_row(struct ui *ui)
 	return tasks_page_get(ui, &p) ? tasks_page_row(&p, tasks.sel, NULL) : NULL;
 }
 
+/* Enter opens what the selection shows. */
 static unsigned tasks_key_detail(struct ui *ui, int key)
 {
 	const json_t *row = tasks_selected_row(ui);
@@ -741,6 +750,7 @@ static const struct {
 	{'M', "memory"}, {'R', "reductions"}, {'Q', "queue"}, {'C', "cpu"}, {'N', "name"},
 };
 
+/* M R Q C N: one key per sort, as observer_cli and htop have them. */
 static unsigned tasks_key_sort(struct ui *ui, int key)
 {
 	const char *name = NULL;
@@ -759,6 +769,7 @@ static unsigned tasks_key_sort(struct ui *ui, int key)
 	return KEYS_HANDLED;
 }
 
+/* < and > walk the sort keys in column order. */
 static unsigned tasks_key_sort_move(struct ui *ui, int key)
 {
 	size_t n = TASKS_NSORTS;
@@ -766,12 +777,14 @@ static unsigned tasks_key_sort_move(struct ui *ui, int key)
 	return tasks_sort_by(ui, key == '<' ? (tasks.sort + n - 1) % n : (tasks.sort + 1) % n);
 }
 
+/* I inverts the order of the current sort. */
 static unsigned tasks_key_invert(struct ui *ui, int key)
 {
 	(void)key;
 	return tasks_sort_by(ui, tasks.sort);
 }
 
+/* W: window mode ranks by the change over the agent's last interval (proc_window). */
 static unsigned tasks_key_window(struct ui *ui, int key)
 {
 	(void)key;
@@ -784,6 +797,7 @@ static unsigned tasks_key_window(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW | KEYS_REFETCH;
 }
 
+/* F pins the selection to a task, wherever the order moves it. */
 static unsigned tasks_key_follow(struct ui *ui, int key)
 {
 	const json_t *row = tasks_selected_row(ui);
@@ -812,6 +826,7 @@ static unsigned tasks_filter_changed(struct ui *ui, const char *text, int done)
 	return KEYS_REFETCH;
 }
 
+/* The agent keeps only matching tasks: the screen never holds them all. */
 static unsigned tasks_key_filter(struct ui *ui, int key)
 {
 	(void)key;
@@ -834,6 +849,7 @@ static unsigned tasks_search_changed(struct ui *ui, const char *text, int done)
 	return KEYS_REDRAW | KEYS_REFETCH;
 }
 
+/* / searches without filtering: the selection jumps to the next match. */
 static unsigned tasks_key_search(struct ui *ui, int key)
 {
 	(void)key;
@@ -843,6 +859,7 @@ static unsigned tasks_key_search(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW;
 }
 
+/* n / F3: the next match after the selection, wrapping. */
 static unsigned tasks_key_next_match(struct ui *ui, int key)
 {
 	(void)key;

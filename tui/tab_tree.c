@@ -106,6 +106,7 @@ static int tree_is_expanded(const json_t *node, uint64_t id)
 	return ui_num(node, "child_count") <= TREE_WIDE;
 }
 
+/* Remember the user's choice for a node across refreshes (bounded). */
 static void tree_set_expanded(uint64_t id, int expanded)
 {
 	struct tree_choice *c = tree_choice_find(id);
@@ -346,6 +347,7 @@ static void tree_draw_row(struct ui *ui, WINDOW *w, int y, int width, const stru
 	}
 }
 
+/* Summary, header and the visible rows; the selection stays on its task. */
 static void tree_draw(struct ui *ui, WINDOW *w, int height, int width)
 {
 	const struct fetch_reply *r = fetch_get(ui->fetch, "tree");
@@ -391,6 +393,7 @@ static unsigned tree_moved(void)
 	return KEYS_HANDLED | KEYS_REDRAW;
 }
 
+/* Move the selection (local: the tree is already here). */
 static unsigned tree_key_up(struct ui *ui, int key)
 {
 	(void)ui, (void)key;
@@ -398,6 +401,7 @@ static unsigned tree_key_up(struct ui *ui, int key)
 	return tree_moved();
 }
 
+/* Move the selection (local: the tree is already here). */
 static unsigned tree_key_down(struct ui *ui, int key)
 {
 	(void)ui, (void)key;
@@ -405,6 +409,7 @@ static unsigned tree_key_down(struct ui *ui, int key)
 	return tree_moved();
 }
 
+/* A page up. */
 static unsigned tree_key_page_up(struct ui *ui, int key)
 {
 	(void)ui, (void)key;
@@ -412,6 +417,7 @@ static unsigned tree_key_page_up(struct ui *ui, int key)
 	return tree_moved();
 }
 
+/* A page down. */
 static unsigned tree_key_page_down(struct ui *ui, int key)
 {
 	(void)ui, (void)key;
@@ -419,6 +425,7 @@ static unsigned tree_key_page_down(struct ui *ui, int key)
 	return tree_moved();
 }
 
+/* The root. */
 static unsigned tree_key_home(struct ui *ui, int key)
 {
 	(void)ui, (void)key;
@@ -426,6 +433,7 @@ static unsigned tree_key_home(struct ui *ui, int key)
 	return tree_moved();
 }
 
+/* The last row. */
 static unsigned tree_key_end(struct ui *ui, int key)
 {
 	(void)ui, (void)key;
@@ -441,6 +449,7 @@ static const struct tree_row *tree_selected(void)
 	return &tree.rows[tree.sel];
 }
 
+/* Space: collapse or expand (Enter is kept for the detail). */
 static unsigned tree_key_toggle(struct ui *ui, int key)
 {
 	const struct tree_row *r = tree_selected();
@@ -451,6 +460,7 @@ static unsigned tree_key_toggle(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW;
 }
 
+/* + / Right: show a node's children. */
 static unsigned tree_key_expand(struct ui *ui, int key)
 {
 	const struct tree_row *r = tree_selected();
@@ -492,6 +502,7 @@ static void tree_expand_all(const json_t *node)
 		tree_expand_all(json_array_get(kids, i));
 }
 
+/* *: open a whole subtree at once. */
 static unsigned tree_key_expand_all(struct ui *ui, int key)
 {
 	const struct tree_row *r = tree_selected();
@@ -502,6 +513,7 @@ static unsigned tree_key_expand_all(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW;
 }
 
+/* Enter opens the node's task detail. */
 static unsigned tree_key_detail(struct ui *ui, int key)
 {
 	const struct tree_row *r = tree_selected();

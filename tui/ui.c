@@ -78,6 +78,7 @@ double ui_num(const json_t *obj, const char *key)
 	return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
+/* A string field of a reply, or def: views never test types one by one. */
 const char *ui_str(const json_t *obj, const char *key, const char *def)
 {
 	const char *s = json_string_value(json_object_get(obj, key));
@@ -111,6 +112,7 @@ void ui_put(WINDOW *w, int y, int x, int width, int role, const char *text)
 	wattroff(w, theme_attr(role));
 }
 
+/* The header and the System tab share one `system` request. */
 const json_t *ui_system(const struct ui *ui)
 {
 	const struct fetch_reply *r = fetch_get(ui->fetch, "system");
@@ -118,6 +120,7 @@ const json_t *ui_system(const struct ui *ui)
 	return r != NULL ? r->result : NULL;
 }
 
+/* A short note for the user in the function bar (what a key did, or why not). */
 void ui_message(struct ui *ui, const char *fmt, ...)
 {
 	va_list ap;
@@ -128,6 +131,7 @@ void ui_message(struct ui *ui, const char *fmt, ...)
 	ui->message_until = ui_mono_s() + UI_MESSAGE_S;
 }
 
+/* What a view shows with no data: waiting, not connected, or the agent's error. */
 void ui_draw_waiting(struct ui *ui, WINDOW *w, const char *what, const char *error)
 {
 	int h, wd;
@@ -173,6 +177,7 @@ static void ui_select_tab(struct ui *ui, size_t tab)
 		tab_table[tab]->enter(ui);
 }
 
+/* Open the task detail over the current tab; the tab keeps its state beneath. */
 void ui_open_detail(struct ui *ui, uint64_t id)
 {
 	ui->help_open = 0;
@@ -181,6 +186,7 @@ void ui_open_detail(struct ui *ui, uint64_t id)
 		view_detail.enter(ui);
 }
 
+/* Back to the tab the detail was opened from. */
 void ui_close_detail(struct ui *ui)
 {
 	if (ui->detail_id != 0 && view_detail.leave != NULL)
@@ -245,6 +251,7 @@ static unsigned ui_key_quit(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_QUIT;
 }
 
+/* Help lists the keys of the view it was opened from. */
 static unsigned ui_key_help(struct ui *ui, int key)
 {
 	(void)key;
@@ -254,6 +261,7 @@ static unsigned ui_key_help(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW;
 }
 
+/* A digit selects the tab that carries it (digits are stable, tabs optional). */
 static unsigned ui_key_digit(struct ui *ui, int key)
 {
 	int t = tabs_find_key(key);
@@ -266,6 +274,7 @@ static unsigned ui_key_digit(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW | KEYS_REFETCH;
 }
 
+/* Tab / Shift-Tab walk the tab bar, wrapping. */
 static unsigned ui_key_next_tab(struct ui *ui, int key)
 {
 	size_t n = tabs_count();
@@ -274,6 +283,7 @@ static unsigned ui_key_next_tab(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW | KEYS_REFETCH;
 }
 
+/* Pause freezes the figures (no refresh ticks); keys and paging still work. */
 static unsigned ui_key_pause(struct ui *ui, int key)
 {
 	(void)key;
@@ -299,6 +309,7 @@ static unsigned ui_key_interval(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW;
 }
 
+/* ^L: repaint every cell, for a terminal something else scribbled on. */
 static unsigned ui_key_redraw(struct ui *ui, int key)
 {
 	(void)key;
@@ -336,8 +347,8 @@ const struct key_table ui_global_keys = {"Everywhere", ui_global_bindings};
 #define UI_HELP_MAX 96
 
 /* The help screen's lines: the view's own keys, then the global keys it does not take over. */
-static size_t ui_help_collect(const struct ui *ui, struct keys_help_line *lines, const char **titles,
-                              size_t max)
+static size_t ui_help_collect(const struct ui *ui, struct keys_help_line *lines,
+                              const char **titles, size_t max)
 {
 	const struct tab_entry *v = ui->help_for != NULL ? ui->help_for : tab_table[ui->tab];
 	size_t n = 0;
@@ -364,6 +375,7 @@ static size_t ui_help_collect(const struct ui *ui, struct keys_help_line *lines,
 	return n;
 }
 
+/* The help screen: generated from the key tables, so it cannot go stale. */
 static void ui_help_draw(struct ui *ui, WINDOW *w, int height, int width)
 {
 	struct keys_help_line lines[UI_HELP_MAX];
@@ -391,6 +403,7 @@ static void ui_help_draw(struct ui *ui, WINDOW *w, int height, int width)
 		       "Mouse: click a tab, a row or a column header (sorts); the wheel scrolls.");
 }
 
+/* Any key the help does not use closes it. */
 static unsigned ui_help_close(struct ui *ui, int key)
 {
 	(void)key;
@@ -398,6 +411,7 @@ static unsigned ui_help_close(struct ui *ui, int key)
 	return KEYS_HANDLED | KEYS_REDRAW;
 }
 
+/* Scroll a help longer than the screen. */
 static unsigned ui_help_scroll(struct ui *ui, int key)
 {
 	int step = key == KEY_NPAGE || key == KEY_PPAGE ? ui->body_h - 2 : 1;
@@ -793,6 +807,7 @@ static void ui_plan(struct ui *ui, int force)
 	fetch_commit(ui->fetch, force);
 }
 
+/* See ui.h: attach, then loop until quit, -n or a signal; the terminal is always restored. */
 int ui_run(const struct ui_options *opts)
 {
 	struct ui ui;
