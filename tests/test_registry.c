@@ -420,7 +420,7 @@ static void test_concurrent_spawn_exit_work_query(void **state)
 {
 	pthread_t th[WRITERS];
 	struct cmd_error err;
-	uint64_t reads = 0, queries = 0;
+	uint64_t reads = 0, queries = 0, exits_checked = 0;
 	uint64_t t = now_ns();
 
 	(void)state;
@@ -432,14 +432,16 @@ static void test_concurrent_spawn_exit_work_query(void **state)
 		size_t nrows;
 
 		registry_tick(t += 100000000u);
-		for (uint32_t s = 0; s < limit; s++) {
-			struct registry_row row;
+		/* many passes: a slot changing hands in the middle of a copy is a narrow window */
+		for (int pass = 0; pass < 10; pass++)
+			for (uint32_t s = 0; s < limit; s++) {
+				struct registry_row row;
 
-			if (registry_read(s, 0, &row) == 0) {
-				check_row(&row);
-				reads++;
+				if (registry_read(s, 0, &row) == 0) {
+					check_row(&row);
+					reads++;
+				}
 			}
-		}
 		req = json_pack("{s:s,s:s,s:i}", "cmd", "tasks", "filter", "cw-", "limit", 20);
 		assert_int_equal(cmd_tasks_entry.exec(req, &res, &err), 0);
 		nrows = json_array_size(json_object_get(res, "rows"));
@@ -460,6 +462,24 @@ static void test_concurrent_spawn_exit_work_query(void **state)
 		}
 		json_decref(req);
 		json_decref(res);
+		/* the exit ring, read while writers fill it: every record whole and from one task */
+		{
+			static struct registry_exit recs[REGISTRY_EXIT_RING_DEFAULT];
+			size_t n = registry_exits(recs, REGISTRY_EXIT_RING_DEFAULT);
+
+			for (size_t i = 0; i < n; i++) {
+				unsigned tno;
+				uint64_t k;
+
+				if (sscanf(recs[i].name, "cw-%u-%" SCNu64, &tno, &k) != 2)
+					continue;
+				assert_true(recs[i].memory == (int64_t)k);
+				assert_true(recs[i].reductions % k == 0);
+				assert_true(strcmp(recs[i].reason, "rotate") == 0 ||
+				            strcmp(recs[i].reason, "end") == 0);
+				exits_checked++;
+			}
+		}
 		queries++;
 	}
 	atomic_store(&writers_stop, 1);
@@ -479,9 +499,11 @@ static void test_concurrent_spawn_exit_work_query(void **state)
 		json_decref(req);
 		json_decref(res);
 	}
-	print_message("concurrent: %" PRIu64 " tasks spawned, %" PRIu64 " slot reads and %" PRIu64
-	              " queries checked\n", atomic_load(&spawned_total), reads, queries);
+	print_message("concurrent: %" PRIu64 " tasks spawned, %" PRIu64 " slot reads, %" PRIu64
+	              " queries and %" PRIu64 " exit records checked\n", atomic_load(&spawned_total),
+	              reads, queries, exits_checked);
 	assert_true(queries > 0);
+	assert_true(exits_checked > 0);
 }
 
 int main(void)
