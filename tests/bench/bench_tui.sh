@@ -102,7 +102,7 @@ for r in $(seq "$ROUNDS"); do
 		echo "R $(measure R 2 'sort reductions')"
 		# the floor: a key drawn from what the screen holds (no request) - what the
 		# harness (tmux send-keys + capture-pane polling) adds to every figure above
-		echo "?(floor) $(measure '?' 3 'Keys - Esc')"
+		echo "?(floor) $(measure '?' 2 'Keys - Esc')"
 		$T send-keys Escape
 	} >>"$WORK/lat"
 	sleep 0.5
@@ -112,7 +112,7 @@ sleep 0.5
 
 echo
 echo "key press -> redrawn screen, $TASKS tasks, $ROUNDS rounds (ms; target < 100):"
-awk '{ n[$1]++; v[$1, n[$1]] = $2; all[++N] = $2; if ($2 > max[$1]) max[$1] = $2; if ($2 < 0) bad++ }
+awk '{ n[$1]++; v[$1, n[$1]] = $2; if ($2 > max[$1]) max[$1] = $2; if ($2 < 0) bad++; else all[++N] = $2 }
      END {
 	for (k in n) {
 		m = n[k]; for (i = 1; i <= m; i++) s[i] = v[k, i]
