@@ -141,6 +141,7 @@ tasks_scan_total_sorted(const struct tasks_query *q, struct topn *top, const int
 {
 	uint32_t limit = registry_slot_limit();
 	uint64_t total = 0;
+	const int filter = q->filter != NULL;
 
 	for (uint32_t c = 0; (c << REGISTRY_CHUNK_SHIFT) < limit; c++) {
 		struct registry_chunk *ch = registry_chunk(c);
@@ -152,19 +153,27 @@ tasks_scan_total_sorted(const struct tasks_query *q, struct topn *top, const int
 			n = REGISTRY_CHUNK_SLOTS;
 		for (uint32_t i = 0; i < n; i++) {
 			struct sonde_task *t = &ch->hot[i];
-			uint32_t g1 = atomic_load_explicit(&t->generation_, memory_order_acquire), g2, xf;
+			uint32_t g1 = atomic_load_explicit(&t->generation_, memory_order_relaxed), g2, xf;
 			uint64_t id;
 			int64_t key;
 
 			if ((g1 & 1) == 0)
 				continue;
-			if (q->filter != NULL && !tasks_match(q, ch, i))
+			if (filter && !tasks_match(q, ch, i))
 				continue;
+			/* Fast path, relaxed: most slots are rejected on a key that need not be
+			 * consistent (whatever task it belongs to, it was live and not good enough). */
 			xf = atomic_load_explicit(&t->xflags_, memory_order_relaxed);
 			key = tasks_key(sort, ch, i, xf);
 			total++; /* live when its generation was read */
 			if (topn_skip(top, key))
 				continue;
+			/* A candidate: read it again properly, between two generation loads. */
+			g1 = atomic_load_explicit(&t->generation_, memory_order_acquire);
+			if ((g1 & 1) == 0)
+				continue;
+			xf = atomic_load_explicit(&t->xflags_, memory_order_relaxed);
+			key = tasks_key(sort, ch, i, xf);
 			id = atomic_load_explicit(&t->id_, memory_order_relaxed);
 			atomic_thread_fence(memory_order_acquire);
 			g2 = atomic_load_explicit(&t->generation_, memory_order_relaxed);
@@ -176,7 +185,6 @@ tasks_scan_total_sorted(const struct tasks_query *q, struct topn *top, const int
 	return total;
 }
 
-/* Dispatch once per request to the scan specialised for the sort. */
 static uint64_t tasks_scan_total(const struct tasks_query *q, struct topn *top)
 {
 	switch (q->sort) {
