@@ -35,7 +35,7 @@ enum fetch_state {
 #define FETCH_REQUEST_TIMEOUT_MS 5000   /* a reply slower than this drops the connection */
 #define FETCH_CONNECT_TIMEOUT_MS 1000
 #define FETCH_RETRY_MS 1000             /* between reconnection attempts */
-#define FETCH_MAX_SLOTS 16
+#define FETCH_MAX_SLOTS 32              /* requests on screen at once, all tabs together */
 
 struct fetch_status {
 	enum fetch_state state;
