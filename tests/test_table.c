@@ -147,6 +147,9 @@ static void test_fit(void **state)
 	assert_string_equal(table_fit(buf, sizeof buf, "héllo", 5, TABLE_LEFT), "héllo");
 	assert_string_equal(table_fit(buf, sizeof buf, "héllo", 3, TABLE_LEFT), "hé~");
 	assert_string_equal(table_fit(buf, sizeof buf, "é", 3, TABLE_RIGHT), "  é");
+	/* control characters from the observed program never reach the terminal */
+	assert_string_equal(table_fit(buf, sizeof buf, "a\nb\033[2Jc\t", 9, TABLE_LEFT), "a?b?[2Jc?");
+	assert_string_equal(table_fit(buf, sizeof buf, "x\ry", 4, TABLE_RIGHT), " x?y");
 	/* a small buffer is never overrun */
 	char tiny[4];
 	table_fit(tiny, sizeof tiny, "abcdefgh", 20, TABLE_LEFT);

@@ -145,6 +145,18 @@ static size_t table_cells(const char *s, size_t *bytes_for_cells, size_t max_cel
 	return cells;
 }
 
+/* Copy n bytes, turning control characters into '?': names and inspect values come from the
+ * observed program, and a newline or an escape sequence must not move the cursor or reach
+ * the terminal. */
+static void table_copy_printable(char *dst, const char *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)src[i];
+
+		dst[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+	}
+}
+
 /* See table.h. */
 const char *table_fit(char *buf, size_t size, const char *text, int width, enum table_align align)
 {
@@ -163,7 +175,7 @@ const char *table_fit(char *buf, size_t size, const char *text, int width, enum 
 		table_cells(text, &cut, (size_t)width - 1);
 		if (cut + 2 > size)
 			cut = size - 2;
-		memcpy(buf, text, cut);
+		table_copy_printable(buf, text, cut);
 		buf[cut] = '~';
 		buf[cut + 1] = '\0';
 		return buf;
@@ -174,7 +186,7 @@ const char *table_fit(char *buf, size_t size, const char *text, int width, enum 
 		buf[used] = ' ';
 	if (used + cut + 1 > size)
 		cut = size - used - 1;
-	memcpy(buf + used, text, cut);
+	table_copy_printable(buf + used, text, cut);
 	used += cut;
 	for (size_t c = cells; align == TABLE_LEFT && c < (size_t)width && used + 1 < size; c++)
 		buf[used++] = ' ';

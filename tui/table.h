@@ -52,7 +52,8 @@ void table_draw_header(WINDOW *w, int y, int x, const struct table_column *cols,
 void table_draw_cell(WINDOW *w, int y, int x, int width, enum table_align align, const char *text);
 
 /* Fit text into width cells, aligned, into buf (pure; used by table_draw_cell and the tests).
- * Counts UTF-8 sequences as one cell each and never cuts one in half. */
+ * Counts UTF-8 sequences as one cell each and never cuts one in half; control characters
+ * (newline, escape...) become '?', so program-supplied text cannot move the cursor. */
 const char *table_fit(char *buf, size_t size, const char *text, int width, enum table_align align);
 
 #endif

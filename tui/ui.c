@@ -107,8 +107,18 @@ void ui_put(WINDOW *w, int y, int x, int width, int role, const char *text)
 		bytes += len;
 		cells++;
 	}
+	/* Text from the observed program (names, inspect values) may hold control characters: a
+	 * newline would wrap the line, an escape reach the terminal. Show them as '?'. */
+	char safe[1024];
+	if (bytes >= sizeof safe)
+		bytes = sizeof safe - 1;
+	for (size_t i = 0; i < bytes; i++) {
+		unsigned char ch = (unsigned char)text[i];
+
+		safe[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+	}
 	wattron(w, theme_attr(role));
-	mvwaddnstr(w, y, x, text, (int)bytes);
+	mvwaddnstr(w, y, x, safe, (int)bytes);
 	wattroff(w, theme_attr(role));
 }
 
