@@ -387,13 +387,17 @@ void fetch_want(struct fetch *f, const char *slot, const char *cmd, json_t *args
 		return;
 	}
 	if (f->prefetching) {
-		if (s->seq > 0 || s->args != NULL) { /* already asked or answered: nothing to warm */
+		int asked;
+
+		pthread_mutex_lock(&f->lock);
+		asked = s->seq > 0 || s->args != NULL; /* seq is the thread's: read it locked */
+		if (!asked)
+			s->once = 1;
+		pthread_mutex_unlock(&f->lock);
+		if (asked) { /* already asked or answered: nothing to warm */
 			json_decref(args);
 			return;
 		}
-		pthread_mutex_lock(&f->lock);
-		s->once = 1;
-		pthread_mutex_unlock(&f->lock);
 	} else {
 		s->declared = 1;
 	}
