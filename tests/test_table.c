@@ -147,6 +147,13 @@ static void test_fit(void **state)
 	assert_string_equal(table_fit(buf, sizeof buf, "héllo", 5, TABLE_LEFT), "héllo");
 	assert_string_equal(table_fit(buf, sizeof buf, "héllo", 3, TABLE_LEFT), "hé~");
 	assert_string_equal(table_fit(buf, sizeof buf, "é", 3, TABLE_RIGHT), "  é");
+	/* wide characters take two cells: "日本" is 4 cells; a cut never splits one */
+	assert_int_equal(table_text_cells("日本"), 4);
+	assert_int_equal(table_text_cells("e\xcc\x81"), 1); /* e + combining acute */
+	assert_string_equal(table_fit(buf, sizeof buf, "日本", 5, TABLE_RIGHT), " 日本");
+	assert_string_equal(table_fit(buf, sizeof buf, "日本", 3, TABLE_LEFT), "日~");
+	assert_string_equal(table_fit(buf, sizeof buf, "日本x", 4, TABLE_LEFT), "日 ~");
+	assert_int_equal(table_prefix("日本", 3, NULL), 3); /* bytes of 日 */
 	/* control characters from the observed program never reach the terminal */
 	assert_string_equal(table_fit(buf, sizeof buf, "a\nb\033[2Jc\t", 9, TABLE_LEFT), "a?b?[2Jc?");
 	assert_string_equal(table_fit(buf, sizeof buf, "x\ry", 4, TABLE_RIGHT), " x?y");
@@ -205,6 +212,8 @@ static void test_header_drawing(void **state)
 
 int main(void)
 {
+	if (setlocale(LC_ALL, "C.UTF-8") == NULL) /* cell widths follow the locale */
+		fprintf(stderr, "# C.UTF-8 locale missing: wide-character checks will fail\n");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wide_shows_everything_and_fills_the_row),
 		cmocka_unit_test(test_80_columns_drop_location_and_cpu),

@@ -4,7 +4,9 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "table.h"
 #include "theme.h"
@@ -119,30 +121,57 @@ int table_column_at(const int *widths, size_t n, int x)
 	return -1;
 }
 
-/* Cells a UTF-8 string takes, counting each sequence as one cell (sonde's names are mostly ASCII;
- * this keeps an accented name from being cut mid-sequence). */
-static size_t table_cells(const char *s, size_t *bytes_for_cells, size_t max_cells)
+/* The screen cells of one character at s (its UTF-8 sequence is *len bytes): wcwidth() in
+ * the current locale, so CJK names take two cells and combining marks none; an invalid or
+ * unprintable sequence counts one byte as one cell (it is drawn as one '?' or glyph). */
+static int table_char_cells(const char *s, size_t *len)
 {
-	size_t cells = 0, i = 0;
+	mbstate_t st;
+	wchar_t wc;
+	size_t n;
+	int w;
+
+	memset(&st, 0, sizeof st);
+	n = mbrtowc(&wc, s, MB_CUR_MAX, &st);
+	if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+		*len = 1;
+		return 1;
+	}
+	*len = n;
+	w = wcwidth(wc);
+	return w < 0 ? 1 : w;
+}
+
+/* See table.h. */
+size_t table_prefix(const char *s, int max_cells, int *cells)
+{
+	size_t i = 0, len;
+	int used = 0;
 
 	while (s[i] != '\0') {
-		size_t len = 1;
+		int w = table_char_cells(s + i, &len);
 
-		while ((s[i + len] & 0xC0) == 0x80)
-			len++;
-		if (cells == max_cells)
+		if (used + w > max_cells)
 			break;
-		cells++;
+		used += w;
 		i += len;
 	}
-	if (bytes_for_cells != NULL)
-		*bytes_for_cells = i;
-	while (s[i] != '\0') { /* count the rest */
-		if ((s[i] & 0xC0) != 0x80)
-			cells++;
-		i++;
+	if (cells != NULL)
+		*cells = used;
+	return i;
+}
+
+/* See table.h. */
+int table_text_cells(const char *s)
+{
+	size_t i = 0, len;
+	int used = 0;
+
+	while (s[i] != '\0') {
+		used += table_char_cells(s + i, &len);
+		i += len;
 	}
-	return cells;
+	return used;
 }
 
 /* Copy n bytes, turning control characters into '?': names and inspect values come from the
@@ -160,7 +189,8 @@ static void table_copy_printable(char *dst, const char *src, size_t n)
 /* See table.h. */
 const char *table_fit(char *buf, size_t size, const char *text, int width, enum table_align align)
 {
-	size_t cut, cells, pad = 0, used = 0;
+	size_t cut, used = 0;
+	int cells, kept;
 
 	if (size == 0)
 		return buf;
@@ -169,26 +199,30 @@ const char *table_fit(char *buf, size_t size, const char *text, int width, enum 
 		return buf;
 	if (text == NULL)
 		text = "";
-	cells = table_cells(text, &cut, (size_t)width);
-	if (cells > (size_t)width) {
-		/* Keep width-1 cells and mark the cut. */
-		table_cells(text, &cut, (size_t)width - 1);
-		if (cut + 2 > size)
-			cut = size - 2;
+	cells = table_text_cells(text);
+	if (cells > width) {
+		/* Keep what fits in width-1 cells (a wide character may leave one more blank) and
+		 * mark the cut. */
+		cut = table_prefix(text, width - 1, &kept);
+		if (cut + (size_t)(width - 1 - kept) + 2 > size)
+			cut = kept = 0;
 		table_copy_printable(buf, text, cut);
-		buf[cut] = '~';
-		buf[cut + 1] = '\0';
+		used = cut;
+		for (; kept < width - 1; kept++)
+			buf[used++] = ' ';
+		buf[used++] = '~';
+		buf[used] = '\0';
 		return buf;
 	}
+	cut = strlen(text);
 	if (align == TABLE_RIGHT)
-		pad = (size_t)width - cells;
-	for (; used < pad && used + 1 < size; used++)
-		buf[used] = ' ';
+		for (int c = cells; c < width && used + 1 < size; c++)
+			buf[used++] = ' ';
 	if (used + cut + 1 > size)
-		cut = size - used - 1;
+		cut = table_prefix(text, 0, NULL); /* does not fit the buffer: draw nothing wrong */
 	table_copy_printable(buf + used, text, cut);
 	used += cut;
-	for (size_t c = cells; align == TABLE_LEFT && c < (size_t)width && used + 1 < size; c++)
+	for (int c = cells; align == TABLE_LEFT && c < width && used + 1 < size; c++)
 		buf[used++] = ' ';
 	buf[used] = '\0';
 	return buf;

@@ -52,8 +52,15 @@ void table_draw_header(WINDOW *w, int y, int x, const struct table_column *cols,
 void table_draw_cell(WINDOW *w, int y, int x, int width, enum table_align align, const char *text);
 
 /* Fit text into width cells, aligned, into buf (pure; used by table_draw_cell and the tests).
- * Counts UTF-8 sequences as one cell each and never cuts one in half; control characters
+ * Counts cells as the terminal will (wcwidth) and never cuts a UTF-8 sequence; control characters
  * (newline, escape...) become '?', so program-supplied text cannot move the cursor. */
 const char *table_fit(char *buf, size_t size, const char *text, int width, enum table_align align);
+
+/* Screen cells of a UTF-8 string in the current locale (wcwidth: CJK 2, combining 0). */
+int table_text_cells(const char *s);
+
+/* Bytes of s's longest prefix that fits in max_cells cells; *cells (may be NULL) gets the
+ * cells it takes. Never ends inside a UTF-8 sequence. */
+size_t table_prefix(const char *s, int max_cells, int *cells);
 
 #endif

@@ -26,6 +26,7 @@
 #include "fetch.h"
 #include "format.h"
 #include "keys.h"
+#include "table.h"
 #include "tabs.h"
 #include "theme.h"
 #include "ui.h"
@@ -50,15 +51,10 @@ static double ui_mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Screen cells a UTF-8 string takes (one per sequence): where the next item starts. */
+/* Screen cells a string takes: where the next item starts. */
 static int ui_cells(const char *s)
 {
-	int cells = 0;
-
-	for (; *s != '\0'; s++)
-		if ((*s & 0xC0) != 0x80)
-			cells++;
-	return cells;
+	return table_text_cells(s);
 }
 
 /* Signal handler: only a flag; the loop's poll() returns EINTR and the loop ends normally so
@@ -96,17 +92,8 @@ void ui_put(WINDOW *w, int y, int x, int width, int role, const char *text)
 		return;
 	if (width > maxx - x)
 		width = maxx - x;
-	/* Count cells as UTF-8 sequences so multi-byte glyphs are not cut in half. */
-	int cells = 0;
-	size_t bytes = 0;
-	while (text[bytes] != '\0' && cells < width) {
-		size_t len = 1;
-
-		while ((text[bytes + len] & 0xC0) == 0x80)
-			len++;
-		bytes += len;
-		cells++;
-	}
+	/* as many characters as fit in width cells (wide ones count two, none is cut) */
+	size_t bytes = table_prefix(text, width, NULL);
 	/* Text from the observed program (names, inspect values) may hold control characters: a
 	 * newline would wrap the line, an escape reach the terminal. Show them as '?'. */
 	char safe[1024];
