@@ -12,7 +12,7 @@
  *     {
  *             const struct fetch_reply *r = fetch_get(ui->fetch, "alloc");
  *             if (r == NULL || r->result == NULL) {            // not answered yet, or an error
- *                     ui_draw_waiting(ui, w, r);
+ *                     ui_draw_waiting(ui, w, "allocator figures", r ? r->error : NULL);
  *                     return;
  *             }
  *             ... werase() is done for you; draw rows 0..height-1, columns 0..width-1 ...
