@@ -382,7 +382,8 @@ static void detail_draw(struct ui *ui, WINDOW *w, int height, int width)
 			             TH_CHART_2, "memory", fmt_bytes);
 			y += 2;
 		}
-		if (y + 6 < height)
+		/* narrow: children only when there are some (the inspect output needs the rows) */
+		if (y + 6 < height && ui_num(t, "children_count") > 0)
 			y = detail_children(w, y, 0, width, y + 3, t);
 	}
 	detail_inspect(w, y, height, width, t);
