@@ -159,10 +159,23 @@ char *proto_handle_line(const char *line, size_t len, size_t *reply_len)
 		return out;
 	}
 	reply = json_pack("{s:O?,s:b,s:o}", "id", id, "ok", 1, "result", result);
-	json_decref(req);
-	if (reply == NULL)
+	if (reply == NULL) {
+		json_decref(req);
 		return NULL;
-	return proto_dump_line(reply, reply_len);
+	}
+	out = proto_dump_line(reply, reply_len);
+	/* Too big for the client's output cap: say so here, where the request's id is known (an
+	 * id-null error reads to a client as the agent closing it). */
+	if (out != NULL && agent_info()->output_cap_bytes > 0 &&
+	    *reply_len > agent_info()->output_cap_bytes) {
+		char msg[200];
+		snprintf(msg, sizeof msg, "reply of %zu bytes exceeds the %zu-byte output cap; ask for "
+		         "less (limit, depth)", *reply_len, agent_info()->output_cap_bytes);
+		free(out);
+		out = proto_error_line(id, ERR_TOO_LARGE, msg, reply_len);
+	}
+	json_decref(req);
+	return out;
 }
 
 /* ---- argument readers ------------------------------------------------------------------- */

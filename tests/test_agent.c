@@ -461,6 +461,7 @@ static int test_fixture_teardown(void **state)
 	int rc;
 
 	host_stop(&f->host);
+	sonde_stop();   /* an in-process test that failed midway must not leave its agent running */
 	cmd = malloc(strlen(f->scratch) + 16);
 	sprintf(cmd, "rm -rf '%s'", f->scratch);
 	rc = system(cmd);
@@ -1792,6 +1793,23 @@ static void *test_racer_main(void *arg)
 	return NULL;
 }
 
+/* A single reply larger than the output cap is replaced by reply_too_large, carrying the request's
+ * id (a client takes an id-null error for the agent closing it), and the connection stays. */
+static void test_reply_larger_than_cap(void **state)
+{
+	struct fixture *f = *state;
+	struct sonde_options o = {.dir = f->dir, .output_cap_bytes = 1000};
+	struct conn *c;
+
+	assert_int_equal(sonde_start(&o), 0);
+	c = conn_open(sonde_socket_path(), getpid());
+	conn_send_str(c, "{\"id\":5,\"cmd\":\"help\"}\n");
+	test_expect_err(conn_json(c), 5, "reply_too_large", "exceeds the 1000-byte output cap");
+	conn_ping(c, 6);
+	conn_close(c);
+	sonde_stop();
+}
+
 /* Eight threads starting and stopping at random: at most one agent, a clean end. */
 static void test_start_stop_from_many_threads(void **state)
 {
@@ -1889,6 +1907,7 @@ int main(void)
 		T(test_unsafe_directories),
 		T(test_disable),
 		T(test_start_stop_idempotent),
+		T(test_reply_larger_than_cap),
 		T(test_start_stop_from_many_threads),
 		T(test_socket_removed_at_exit),
 	};
