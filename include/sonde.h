@@ -150,7 +150,8 @@ struct sonde_task_spec {
  * 64-bit id is never reused in the process. Cost: spawn + exit ~50 ns together on one thread
  * (bench_spawn); no global lock on the common path (per-thread caches of free slots and ids;
  * a shared depot, under a mutex, once per 128 slots when threads spawn and exit unevenly); no
- * syscall; safe from any thread. Each live task costs 261 bytes of registry (its 64-byte line,
+ * syscall; safe from any thread. A thread's first spawn or exit allocates its cache (~1.1 KiB,
+ * freed when the thread ends). Each live task costs 261 bytes of registry (its 64-byte line,
  * its description, its parent link and the agent's window snapshot).
  * With SONDE_TASK_BIND_THREAD the task is the calling thread: that thread's current task becomes
  * the new task, its CPU time is the task's, and under jemalloc the thread's allocated minus
