@@ -627,8 +627,10 @@ static void tasks_draw(struct ui *ui, WINDOW *w, int height, int width)
 
 		if (row == NULL)
 			continue; /* the page is in flight: leave the line empty rather than wrong */
-		tasks_draw_row(w, y, width, row, (size_t)i < tasks.nnow ? &tasks.now[i] : NULL,
-		               abs == tasks.sel);
+		const struct tasks_derived *d = (size_t)i < tasks.nnow ? &tasks.now[i] : NULL;
+		if (d != NULL && d->id != (uint64_t)json_integer_value(json_object_get(row, "id")))
+			d = NULL; /* rates of another page: none rather than wrong ones */
+		tasks_draw_row(w, y, width, row, d, abs == tasks.sel);
 	}
 	if (tasks.total == 0)
 		ui_put(w, 3, 2, width - 2, TH_DIM,
