@@ -167,6 +167,10 @@ static void test_required_keys(void **state)
 	/* in the tree, Enter opens the detail and space toggles: two different actions */
 	assert_ptr_not_equal(keys_find(tab_tree.keys, '\r')->handler,
 	                     keys_find(tab_tree.keys, ' ')->handler);
+	/* space and Z pause (Z as in htop, and where a tab takes space for itself) */
+	assert_ptr_equal(keys_find(&ui_global_keys, ' ')->handler,
+	                 keys_find(&ui_global_keys, 'Z')->handler);
+	assert_null(keys_find(tab_tree.keys, 'Z'));
 	/* q and F10 quit, ? and F1 help: one action each */
 	assert_ptr_equal(keys_find(&ui_global_keys, 'q')->handler,
 	                 keys_find(&ui_global_keys, KEY_F(10))->handler);

@@ -329,6 +329,7 @@ static const struct key_binding ui_global_bindings[] = {
 	{'\t', NULL, "next tab", ui_key_next_tab},
 	{KEY_BTAB, NULL, "previous tab", ui_key_next_tab},
 	{' ', "Pause", "pause/resume refreshing (the screen keeps answering keys)", ui_key_pause},
+	{'Z', NULL, "pause/resume refreshing (the screen keeps answering keys)", ui_key_pause},
 	{'+', NULL, "refresh less often (slower interval)", ui_key_interval},
 	{'-', NULL, "refresh more often (faster interval)", ui_key_interval},
 	{12, NULL, "redraw the whole screen", ui_key_redraw},

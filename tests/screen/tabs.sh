@@ -124,6 +124,9 @@ resumed() {
 	! row 0 | grep -q PAUSED
 }
 check "space again resumes" resumed
+keys 5 Z
+check "in the Tree tab (where space toggles) Z pauses" wait_row 3 0 'PAUSED'
+keys Z 4
 keys +
 check "+ slows the refresh to 2 s" wait_row 3 0 'every 2.0 s'
 keys - -
