@@ -32,6 +32,8 @@
 #define TREE_STORM_S 5.0         /* how long a restart increase stays highlighted */
 #define TREE_MAX_DEPTH 64
 #define TREE_AGENT_SHARE 0.02    /* at most this share of the agent's time goes to our trees */
+#define TREE_SUBTREES 4          /* expanded nodes missing children asked for at once */
+#define TREE_SUB_LIMIT 5000      /* children asked for such a node */
 #define TREE_MAX_PERIOD_S 60.0
 
 enum tree_col { COL_TREE, COL_ID, COL_KIND, COL_STATUS, COL_RESTARTS, COL_MEM, COL_REDS,
@@ -84,6 +86,9 @@ static struct {
 	int widths[COL_COUNT];
 	int page;
 	double period_s;           /* refresh period when a tree is costly to the agent (0: every tick) */
+	struct fetch *fetch;       /* for the flattening to find subtree replies */
+	uint64_t sub_ids[TREE_SUBTREES];  /* expanded nodes whose children we ask for on their own */
+	size_t nsub;
 } tree;
 
 /* ---- expansion state ---------------------------------------------------------------------- */
@@ -177,6 +182,39 @@ static void tree_restart_walk(const json_t *nodes, double now, int depth)
 	}
 }
 
+/* ---- subtrees ---------------------------------------------------------------------------- */
+
+/*
+ * The agent's node budget shows the upper levels whole; a node below it (or a very wide one)
+ * comes without all its children. When the user expands such a node, its children are asked
+ * for on their own (`tree root=ID depth=1`), and the flattening uses that answer.
+ */
+static const char *tree_sub_slot(char *buf, size_t size, uint64_t id)
+{
+	snprintf(buf, size, "tree.sub.%llu", (unsigned long long)id);
+	return buf;
+}
+
+/* The children of node as the screen should show them: from its own subtree reply when there
+ * is one, else from the main reply. *truncated gets how many are still left out. */
+static const json_t *tree_children(const json_t *node, uint64_t id, long *truncated)
+{
+	char slot[48];
+	const struct fetch_reply *r = tree.fetch != NULL
+	                                      ? fetch_get(tree.fetch, tree_sub_slot(slot, sizeof slot, id))
+	                                      : NULL;
+	const json_t *root = r != NULL && r->result != NULL
+	                             ? json_array_get(json_object_get(r->result, "roots"), 0)
+	                             : NULL;
+
+	if (root != NULL && (uint64_t)json_integer_value(json_object_get(root, "id")) == id) {
+		*truncated = (long)ui_num(root, "truncated");
+		return json_object_get(root, "children");
+	}
+	*truncated = (long)ui_num(node, "truncated");
+	return json_object_get(node, "children");
+}
+
 /* ---- flattening -------------------------------------------------------------------------- */
 
 /* Append the visible rows of nodes (depth first), with branch glyphs from the ancestors. */
@@ -201,9 +239,14 @@ static void tree_flatten(const json_t *nodes, int depth, const char *prefix, lon
 		         depth == 0 ? "" : last ? (ascii ? "`-" : "└─") : (ascii ? "|-" : "├─"));
 		snprintf(child_prefix, sizeof child_prefix, "%s%s", prefix,
 		         depth == 0 ? "" : last ? "  " : (ascii ? "| " : "│ "));
-		if (r->expanded && depth + 1 < TREE_MAX_DEPTH)
-			tree_flatten(json_object_get(node, "children"), depth + 1, child_prefix,
-			             (long)ui_num(node, "truncated"));
+		if (r->expanded && depth + 1 < TREE_MAX_DEPTH) {
+			long missing;
+			const json_t *kids = tree_children(node, r->id, &missing);
+
+			if (missing > 0 && tree.nsub < TREE_SUBTREES) /* ask for the rest */
+				tree.sub_ids[tree.nsub++] = r->id;
+			tree_flatten(kids, depth + 1, child_prefix, missing);
+		}
 	}
 	if (truncated > 0 && tree.nrows < TREE_MAX_ROWS) {
 		struct tree_row *r = &tree.rows[tree.nrows++];
@@ -221,6 +264,8 @@ static void tree_rebuild(struct ui *ui)
 	const struct fetch_reply *r = fetch_get(ui->fetch, "tree");
 
 	tree.nrows = 0;
+	tree.nsub = 0;
+	tree.fetch = ui->fetch;
 	if (r == NULL || r->result == NULL)
 		return;
 	tree_flatten(json_object_get(r->result, "roots"), 0, "",
@@ -274,15 +319,36 @@ static void tree_fetch(struct ui *ui)
 	tree.page = ui->body_h - 2 > 1 ? ui->body_h - 2 : 1;
 	fetch_want(ui->fetch, "tree", "tree",
 	           json_pack("{s:i, s:i}", "depth", TREE_DEPTH, "limit", TREE_LIMIT));
-	/* A tree is one pass over every task in the agent (~170 ms at a million): ask for it
-	 * only as often as keeps that under TREE_AGENT_SHARE of the agent's time. */
+	/* expanded nodes the budget left without (all) their children: ask for those alone */
+	tree_rebuild(ui);
+	double took = r != NULL ? r->took_ms : 0;
+	for (size_t i = 0; i < tree.nsub; i++) {
+		char slot[48];
+		const struct fetch_reply *sub;
+
+		tree_sub_slot(slot, sizeof slot, tree.sub_ids[i]);
+		fetch_want(ui->fetch, slot, "tree",
+		           json_pack("{s:I, s:i, s:i}", "root", (json_int_t)tree.sub_ids[i], "depth", 1,
+		                     "limit", TREE_SUB_LIMIT));
+		sub = fetch_get(ui->fetch, slot);
+		if (sub != NULL)
+			took += sub->took_ms;
+	}
+	/* A tree is one pass over every task in the agent (~50-170 ms at a million): ask for
+	 * them only as often as keeps that under TREE_AGENT_SHARE of the agent's time. */
 	tree.period_s = 0;
-	if (r != NULL && r->took_ms / 1e3 / TREE_AGENT_SHARE > ui->interval_ms / 1e3) {
-		tree.period_s = r->took_ms / 1e3 / TREE_AGENT_SHARE;
+	if (took / 1e3 / TREE_AGENT_SHARE > ui->interval_ms / 1e3) {
+		tree.period_s = took / 1e3 / TREE_AGENT_SHARE;
 		if (tree.period_s > TREE_MAX_PERIOD_S)
 			tree.period_s = TREE_MAX_PERIOD_S;
 	}
 	fetch_throttle(ui->fetch, "tree", tree.period_s);
+	for (size_t i = 0; i < tree.nsub; i++) {
+		char slot[48];
+
+		fetch_throttle(ui->fetch, tree_sub_slot(slot, sizeof slot, tree.sub_ids[i]),
+		               tree.period_s);
+	}
 }
 
 static void tree_draw_row(struct ui *ui, WINDOW *w, int y, int width, const struct tree_row *r,
@@ -295,8 +361,7 @@ static void tree_draw_row(struct ui *ui, WINDOW *w, int y, int width, const stru
 
 	memset(cell, 0, sizeof cell);
 	if (n == NULL) {
-		snprintf(cell[COL_TREE], sizeof cell[0], "%s %ld more not shown (the agent's "
-		         "node budget)", r->prefix, r->more);
+		snprintf(cell[COL_TREE], sizeof cell[0], "%s %ld more not shown", r->prefix, r->more);
 	} else {
 		const char *mark = !r->has_kids ? (theme_ascii() ? "  " : "  ")
 		                   : r->expanded ? (theme_ascii() ? "- " : "▾ ")
