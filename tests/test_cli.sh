@@ -65,10 +65,10 @@ has() {
 	if grep -qF -- "$2" "$1"; then ok "$3"; else not_ok "$3" "$(basename "$1") lacks \"$2\""; fi
 }
 
-# wait_socket PID: until $SONDE_DIR/PID.sock exists (5 s at most).
+# wait_socket PID: until $SONDE_DIR/PID.sock exists (10 s at most: a loaded CI machine).
 wait_socket() {
 	i=0
-	while [ ! -S "$SONDE_DIR/$1.sock" ] && [ $i -lt 50 ]; do
+	while [ ! -S "$SONDE_DIR/$1.sock" ] && [ $i -lt 100 ]; do
 		sleep 0.1; i=$((i + 1))
 	done
 	[ -S "$SONDE_DIR/$1.sock" ]
@@ -95,7 +95,7 @@ SVC=$!
 PIDS="$PIDS $SVC"
 if wait_socket "$SVC"; then ok "sonde run -- sleep 30: the agent's socket appears as PID.sock"
 else not_ok "sonde run -- sleep 30: the agent's socket appears as PID.sock" \
-	"no $SONDE_DIR/$SVC.sock after 5 s; sonde run stderr: $(cat "$SCRATCH/svc.err")"; fi
+	"no $SONDE_DIR/$SVC.sock after 10 s; sonde run stderr: $(cat "$SCRATCH/svc.err")"; fi
 if [ "$(cat "/proc/$SVC/comm" 2>/dev/null)" = sleep ]; then ok "sonde run execs: the pid is sleep's"
 else not_ok "sonde run execs: the pid is sleep's" "comm of $SVC is $(cat /proc/$SVC/comm)"; fi
 
