@@ -51,6 +51,7 @@ struct client {
 	char *out;                /* queued reply bytes not yet sent */
 	size_t out_len, out_off, out_cap;
 	uint64_t last_request_ns;
+	int over_cap;             /* dropped for not reading its replies */
 };
 
 static struct {
@@ -193,6 +194,7 @@ static int client_queue(struct client *c, char *line, size_t len)
 				return 0;
 		} else {
 			free(line);
+			c->over_cap = 1;
 			return -1;
 		}
 	}
@@ -494,10 +496,9 @@ static void *agent_main(void *arg)
 			}
 			if (!c->read_closed && (pfd[k].revents & (POLLIN | POLLHUP | POLLERR)) &&
 			    client_read(c) != 0) {
-				int slow = c->out_len - c->out_off > 0 &&
-				           !(pfd[k].revents & (POLLHUP | POLLERR));
-				agent_drop(slot, slow ? "it does not read its replies (output cap "
-				                        "reached)" : NULL);
+				/* Only a client we gave up on is news; one that hung up is not. */
+				agent_drop(slot, c->over_cap ? "it does not read its replies (output cap "
+				                               "reached)" : NULL);
 				continue;
 			}
 			/* A client that shut down its side is closed once its replies are out (or it
