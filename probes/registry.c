@@ -111,6 +111,7 @@ struct registry_cache {
 	struct exit_ring *ring;         /* the ring the position block below belongs to */
 	uint64_t ring_pos, ring_end;    /* this thread's block of exit ring positions */
 	_Atomic uint64_t exits;         /* exits this thread recorded (the agent sums them) */
+	_Atomic uint64_t exit_reductions; /* their final reductions, so the total never falls */
 	pid_t tid;                      /* gettid(), once */
 	int jemalloc_state;             /* 0 unknown, 1 counters found, -1 none */
 	uint64_t *allocatedp, *deallocatedp;
@@ -130,6 +131,7 @@ static _Thread_local struct registry_cache *cachep __attribute__((tls_model("ini
 static pthread_mutex_t caches_lock LINE_ALONE = PTHREAD_MUTEX_INITIALIZER;
 static struct registry_cache *caches;
 static uint64_t retired_exits;
+static uint64_t retired_exit_reductions;
 
 static pthread_mutex_t depot_lock LINE_ALONE = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t ring_lock LINE_ALONE = PTHREAD_MUTEX_INITIALIZER;
@@ -184,6 +186,7 @@ static void registry_cache_release(void *arg)
 	if (c->next)
 		c->next->prev = c->prev;
 	retired_exits += atomic_load_explicit(&c->exits, RLX);
+	retired_exit_reductions += atomic_load_explicit(&c->exit_reductions, RLX);
 	pthread_mutex_unlock(&caches_lock);
 	/* slots the depot had no memory for (c->n > 0) stay unused: the host goes on */
 	if (cachep == c)
@@ -505,6 +508,8 @@ static void registry_ring_put(struct registry_cache *c, const struct registry_ex
 		return;
 	}
 	atomic_store_explicit(&c->exits, atomic_load_explicit(&c->exits, RLX) + 1, RLX);
+	atomic_store_explicit(&c->exit_reductions,
+	                      atomic_load_explicit(&c->exit_reductions, RLX) + rec->reductions, RLX);
 	if (r == NULL) {
 		atomic_fetch_add_explicit(&ring_dropped, 1, RLX);
 		return;
@@ -663,6 +668,20 @@ static uint64_t registry_exited_count(void)
 	n = retired_exits;
 	for (struct registry_cache *c = caches; c != NULL; c = c->next)
 		n += atomic_load_explicit(&c->exits, RLX);
+	pthread_mutex_unlock(&caches_lock);
+	return n;
+}
+
+/* The final reductions of every task that exited: with the live tasks' they make a total
+ * that only grows, so a rate computed from it counts the last work of tasks that ended. */
+static uint64_t registry_exited_reductions(void)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&caches_lock);
+	n = retired_exit_reductions;
+	for (struct registry_cache *c = caches; c != NULL; c = c->next)
+		n += atomic_load_explicit(&c->exit_reductions, RLX);
 	pthread_mutex_unlock(&caches_lock);
 	return n;
 }
@@ -1001,6 +1020,9 @@ void registry_tick(uint64_t now_ns)
 	size_t len = sizeof epoch;
 	int epoch_done = 0, epoch_ok = 0;
 
+	/* Exited work is read before the scan: a task exiting during the scan is then counted
+	 * once (live) or, for a few microseconds' window, in the next tick; never twice. */
+	tot.reductions = registry_exited_reductions();
 	for (uint32_t c = 0; (c << REGISTRY_CHUNK_SHIFT) < limit; c++) {
 		struct registry_chunk *ch = registry_chunk(c);
 		uint32_t n = limit - (c << REGISTRY_CHUNK_SHIFT);

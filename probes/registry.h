@@ -153,7 +153,8 @@ unsigned registry_exit_ring_capacity(void);
 uint64_t registry_exit_ring_dropped(void);
 
 struct registry_totals {
-	uint64_t live, spawned, exited, reductions, queue, restarts;
+	uint64_t live, spawned, exited, queue, restarts;
+	uint64_t reductions;   /* live tasks' plus the final figures of exited ones: only grows */
 	int64_t memory;
 };
 
