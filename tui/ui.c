@@ -485,9 +485,13 @@ static void ui_draw_header(struct ui *ui)
 		snprintf(buf, sizeof buf, " connecting... ");
 		ui_put(w, 0, x, width - x, TH_WARNING, buf);
 		break;
-	case FETCH_DISCONNECTED:
-		snprintf(buf, sizeof buf, " %s disconnected since %s, retrying (%u) ",
-		         theme_ascii() ? "x" : "✖", when, st.attempts);
+	case FETCH_DISCONNECTED: /* narrow screens keep the interval and PAUSED visible */
+		if (ui->cols >= 100)
+			snprintf(buf, sizeof buf, " %s disconnected since %s, retrying (%u) ",
+			         theme_ascii() ? "x" : "✖", when, st.attempts);
+		else
+			snprintf(buf, sizeof buf, " %s disconnected since %s ", theme_ascii() ? "x" : "✖",
+			         when);
 		ui_put(w, 0, x, width - x, TH_CRITICAL, buf);
 		break;
 	}
