@@ -89,6 +89,28 @@ uint64_t agent_now_ns(void)
 }
 
 /* One line on the host's stderr, prefixed so an operator knows who is talking. */
+/*
+ * Write to stderr without SIGPIPE: sonde_start() logs on the application's thread, and a stderr
+ * whose reader is gone (`service 2>&1 | head -1`) would kill the host. SIGPIPE is blocked around
+ * the write and, if our write raised it, taken back (a SIGPIPE already pending stays).
+ */
+static void agent_write_stderr(const char *buf, size_t len)
+{
+	sigset_t pipe_set, old, pending;
+	int was_pending;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	if (write(STDERR_FILENO, buf, len) < 0 && errno == EPIPE && !was_pending) {
+		const struct timespec zero = {0, 0};
+		sigtimedwait(&pipe_set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 static void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void agent_log(const char *fmt, ...)
 {
@@ -101,9 +123,7 @@ static void agent_log(const char *fmt, ...)
 	vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
 	va_end(ap);
 	strcat(buf, "\n");
-	if (write(STDERR_FILENO, buf, strlen(buf)) < 0) {
-		/* nowhere else to say it */
-	}
+	agent_write_stderr(buf, strlen(buf));
 }
 
 /* Environment number with bounds, for SONDE_* settings. */

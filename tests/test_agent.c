@@ -383,6 +383,7 @@ struct host {
 	struct conn *out;          /* host's stdout lines */
 	char sock[108];
 	char err_path[PATH_MAX];   /* host's stderr */
+	int broken_stderr;         /* set before start: stderr is a pipe nobody reads */
 };
 
 struct fixture {
@@ -495,6 +496,13 @@ static void host_start_env(struct fixture *f, struct host *h, const char *const 
 	assert_true(h->pid >= 0);
 	if (h->pid == 0) {
 		int err = open(h->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (h->broken_stderr) {
+			int p[2];
+			if (pipe(p) != 0)
+				_exit(126);
+			close(p[0]);
+			err = p[1];
+		}
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err, 2);
@@ -981,6 +989,25 @@ static void test_no_sigpipe(void **state)
 	}
 	test_sleep_ms(200);
 	host_expect_serving(&f->host);
+}
+
+/* The agent's log lines cannot kill the host: its stderr is a pipe nobody reads, sonde_start()
+ * logs on the host's own thread (a bad SONDE_MAX_CLIENTS), the agent thread logs a drop. */
+static void test_log_to_broken_stderr(void **state)
+{
+	struct fixture *f = *state;
+	const char *extra[] = {"SONDE_MAX_CLIENTS=lots", "SONDE_IDLE_TIMEOUT_S=1",
+	                       "SONDE_INTERVAL_MS=100", NULL};
+	struct conn *c;
+
+	f->host.broken_stderr = 1;
+	host_start_env(f, &f->host, extra, NULL);
+	c = conn_open(f->host.sock, f->host.pid);
+	test_expect_err(conn_json(c), LLONG_MIN, "timeout", NULL);   /* logged: idle timeout */
+	conn_close(c);
+	host_expect_serving(&f->host);
+	/* And the host still exits by its own rules. */
+	assert_int_equal(WEXITSTATUS(host_stop(&f->host)), 0);
 }
 
 /* The agent thread blocks every signal; the host's own handler still gets SIGTERM. */
@@ -1892,6 +1919,7 @@ int main(void)
 		T(test_crlf),
 		T(test_half_close_gets_every_reply),
 		T(test_no_sigpipe),
+		T(test_log_to_broken_stderr),
 		T(test_agent_thread_blocks_signals),
 		T(test_other_uid_stopped_by_directory),
 		T(test_other_uid_refused_by_peercred),
