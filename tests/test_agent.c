@@ -506,6 +506,8 @@ static void host_start_env(struct fixture *f, struct host *h, const char *const 
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err, 2);
+		for (int fd = 3; fd < 1024; fd++)   /* whatever else the host holds, it opened */
+			close(fd);
 		setenv("SONDE_DIR", f->dir, 1);
 		unsetenv("SONDE_DISABLE");
 		unsetenv("SONDE_NAME");
@@ -988,6 +990,71 @@ static void test_no_sigpipe(void **state)
 		conn_close(c);
 	}
 	test_sleep_ms(200);
+	host_expect_serving(&f->host);
+}
+
+/* Everything the agent and its probes open is close-on-exec: a host that runs other programs
+ * must not hand them its socket, its clients or its /proc files. Every command is exercised
+ * first so that the probes have opened what they open. */
+static void test_fds_close_on_exec(void **state)
+{
+	struct fixture *f = *state;
+	char dir[64], path[128], line[256];
+	struct conn *c, *idle;
+	json_t *g, *cap;
+	size_t i;
+	DIR *d;
+	struct dirent *de;
+	int checked = 0;
+
+	host_start(f);
+	idle = conn_open(f->host.sock, f->host.pid);   /* a client fd stays open meanwhile */
+	c = conn_wrap(test_connect_raw(f->host.sock));
+	g = conn_json(c);
+	json_array_foreach(json_object_get(g, "caps"), i, cap) {
+		char req[128];
+		json_t *r;
+		snprintf(req, sizeof req, "{\"id\":%zu,\"cmd\":\"%s\"}\n", i, json_string_value(cap));
+		conn_send_str(c, req);
+		r = conn_json(c);
+		assert_true(json_is_boolean(json_object_get(r, "ok")));
+		json_decref(r);
+	}
+	json_decref(g);
+	test_sleep_ms(300);   /* a probe tick or two */
+	snprintf(dir, sizeof dir, "/proc/%ld/fd", (long)f->host.pid);
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		int fd = atoi(de->d_name);
+		unsigned long flags = 0;
+		FILE *info;
+		if (de->d_name[0] == '.' || fd <= 2)
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/fdinfo/%d", (long)f->host.pid, fd);
+		info = fopen(path, "r");
+		if (info == NULL)
+			continue;   /* closed meanwhile */
+		while (fgets(line, sizeof line, info) != NULL)
+			if (strncmp(line, "flags:", 6) == 0)
+				flags = strtoul(line + 6, NULL, 8);
+		fclose(info);
+		if (!(flags & O_CLOEXEC)) {
+			char target[256] = "";
+			ssize_t n;
+			snprintf(path, sizeof path, "%s/%d", dir, fd);
+			n = readlink(path, target, sizeof target - 1);
+			target[n > 0 ? n : 0] = '\0';
+			closedir(d);
+			fail_msg("host fd %d (%s) is not close-on-exec", fd, target);
+		}
+		checked++;
+	}
+	closedir(d);
+	/* The listening socket, the wake pipe's two ends and two clients at least. */
+	assert_true(checked >= 5);
+	conn_close(c);
+	conn_close(idle);
 	host_expect_serving(&f->host);
 }
 
@@ -1919,6 +1986,7 @@ int main(void)
 		T(test_crlf),
 		T(test_half_close_gets_every_reply),
 		T(test_no_sigpipe),
+		T(test_fds_close_on_exec),
 		T(test_log_to_broken_stderr),
 		T(test_agent_thread_blocks_signals),
 		T(test_other_uid_stopped_by_directory),
