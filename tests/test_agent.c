@@ -1541,6 +1541,82 @@ static void test_no_fd_leak(void **state)
 	host_expect_serving(&f->host);
 }
 
+/* The agent thread's tid in the host (the thread named "sonde"), or -1. */
+static pid_t test_agent_tid(pid_t pid)
+{
+	char path[96], comm[32];
+	DIR *d;
+	struct dirent *de;
+	pid_t tid = -1;
+
+	snprintf(path, sizeof path, "/proc/%ld/task", (long)pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while (tid < 0 && (de = readdir(d)) != NULL) {
+		char file[160];
+		FILE *f;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof file, "%s/%.16s/comm", path, de->d_name);
+		if ((f = fopen(file, "r")) == NULL)
+			continue;
+		if (fgets(comm, sizeof comm, f) != NULL && strcmp(comm, "sonde\n") == 0)
+			tid = (pid_t)atol(de->d_name);
+		fclose(f);
+	}
+	closedir(d);
+	return tid;
+}
+
+/* CPU time of one thread in nanoseconds (schedstat), or -1. */
+static long long test_thread_cpu_ns(pid_t pid, pid_t tid)
+{
+	char path[96];
+	long long ns = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%ld/task/%ld/schedstat", (long)pid, (long)tid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	if (fscanf(f, "%lld", &ns) != 1)
+		ns = -1;
+	fclose(f);
+	return ns;
+}
+
+/* An agent with nothing to do costs next to nothing: it sleeps in poll() until the next tick,
+ * whether no client is connected, one is silent, or one has shut down its side and does not
+ * read the megabytes it asked for (the agent must wait for POLLOUT, not spin). */
+static void test_idle_agent_is_cheap(void **state)
+{
+	struct fixture *f = *state;
+	struct conn *silent, *stuck;
+	pid_t tid;
+	long long t0, t1;
+
+	host_start(f);
+	tid = test_agent_tid(f->host.pid);
+	assert_true(tid > 0);
+	silent = conn_open(f->host.sock, f->host.pid);
+	stuck = conn_open(f->host.sock, f->host.pid);
+	for (int i = 0; i < 2000; i++)   /* about 4 MB of replies, never read */
+		conn_send_str(stuck, "{\"id\":1,\"cmd\":\"help\"}\n");
+	shutdown(stuck->fd, SHUT_WR);
+	test_sleep_ms(500);              /* let it answer what it can and settle */
+	t0 = test_thread_cpu_ns(f->host.pid, tid);
+	test_sleep_ms(3000);
+	t1 = test_thread_cpu_ns(f->host.pid, tid);
+	assert_true(t0 >= 0 && t1 >= t0);
+	print_message("# idle agent: %.1f ms of CPU in 3 s (2 clients, one stuck half-closed)\n",
+	              (double)(t1 - t0) / 1e6);
+	if (t1 - t0 > 150 * 1000000LL)
+		fail_msg("the idle agent thread used %.1f ms of CPU in 3 s", (double)(t1 - t0) / 1e6);
+	conn_ping(silent, 1);
+	conn_close(silent);
+	conn_close(stuck);
+	host_expect_serving(&f->host);
+}
+
 /* ---- fork ------------------------------------------------------------------------------------ */
 
 static void test_fork_child_does_not_serve(void **state)
@@ -1995,6 +2071,7 @@ int main(void)
 		T(test_max_clients),
 		T(test_max_clients_from_environment),
 		T(test_idle_timeout),
+		T(test_idle_agent_is_cheap),
 		T(test_no_fd_leak),
 		T(test_fork_child_does_not_serve),
 		T(test_fork_parent_killed),
