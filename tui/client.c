@@ -142,7 +142,8 @@ struct client *client_connect(const char *path, int timeout_ms, char **cause)
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
 		int e = errno;
 		if (e == ENOENT)
-			*cause = xasprintf("no agent socket at %s", path);
+			*cause = xasprintf("no agent socket at %s: is the process linked with libsonde or "
+			                   "started with `sonde run`, as this user?", path);
 		else if (e == EACCES || e == EPERM)
 			*cause = xasprintf("cannot connect to %s: permission denied: the agent belongs to "
 			                   "another user; run sonde as the agent's user (or root)", path);
