@@ -41,7 +41,9 @@
 #define AGENT_IN_CAP (PROTO_MAX_LINE + 2)
 
 struct client {
-	int fd;
+	int fd;                   /* -1 once the host closed it behind our back */
+	dev_t dev;                /* what fd was when accepted, to tell it from a reused number */
+	ino_t ino;
 	uid_t uid;
 	pid_t pid;
 	char *in;                 /* unparsed input; at most AGENT_IN_CAP bytes kept */
@@ -61,6 +63,9 @@ static struct {
 	pthread_t thread;
 	int listen_fd;
 	int wake[2];
+	dev_t listen_dev, wake_dev;  /* what listen_fd and the wake pipe are (see agent_fd_is) */
+	ino_t listen_ino, wake_ino;
+	atomic_int fds_lost;      /* the host closed our descriptors: never touch those numbers */
 	char dir[256];
 	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
 	char name[64];
@@ -147,10 +152,36 @@ static unsigned agent_env_uint(const char *name, unsigned def, unsigned min, uns
 
 /* ---- clients ----------------------------------------------------------------------------- */
 
+/*
+ * Is fd still the descriptor we opened? A host may close every descriptor it does not know about
+ * (classic daemons do, and `sonde run` puts the agent into unmodified programs) and reuse the
+ * numbers for its own files: then we must not poll, read, write or close them.
+ */
+static int agent_fd_is(int fd, dev_t dev, ino_t ino)
+{
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+/* Record what fd is, for agent_fd_is. */
+static void agent_fd_identity(int fd, dev_t *dev, ino_t *ino)
+{
+	struct stat st;
+
+	*dev = 0;
+	*ino = 0;
+	if (fstat(fd, &st) == 0) {
+		*dev = st.st_dev;
+		*ino = st.st_ino;
+	}
+}
+
 static void client_free(struct client *c)
 {
 	agent.info.client_buffer_bytes -= c->in_len + (c->out_len - c->out_off);
-	close(c->fd);
+	if (agent_fd_is(c->fd, c->dev, c->ino))
+		close(c->fd);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -404,6 +435,7 @@ static void agent_accept(void)
 			continue;
 		}
 		c->fd = fd;
+		agent_fd_identity(fd, &c->dev, &c->ino);
 		c->uid = cred.uid;
 		c->pid = cred.pid;
 		c->last_request_ns = agent_now_ns();
@@ -480,12 +512,25 @@ static void *agent_main(void *arg)
 		}
 		timeout = (int)((agent.next_tick_ns - now + 999999) / 1000000);
 
+		if (!agent_fd_is(agent.wake[0], agent.wake_dev, agent.wake_ino) ||
+		    !agent_fd_is(agent.wake[1], agent.wake_dev, agent.wake_ino) ||
+		    !agent_fd_is(agent.listen_fd, agent.listen_dev, agent.listen_ino)) {
+			atomic_store(&agent.fds_lost, 1);
+			unlink(agent.path);   /* nobody can be served there any more */
+			agent_log("the host closed the agent's descriptors; the agent stops (call "
+			          "sonde_stop() and sonde_start() after closing descriptors)");
+			break;
+		}
 		pfd[nfds++] = (struct pollfd){.fd = agent.wake[0], .events = POLLIN};
 		pfd[nfds++] = (struct pollfd){.fd = agent.listen_fd, .events = POLLIN};
 		for (unsigned i = 0; i < agent.info.max_clients; i++) {
 			struct client *c = agent.clients[i];
 			if (c == NULL)
 				continue;
+			if (!agent_fd_is(c->fd, c->dev, c->ino)) {
+				agent_drop((int)i, "the host closed its descriptor");
+				continue;
+			}
 			slot_of[nfds] = (int)i;
 			pfd[nfds++] = (struct pollfd){
 				.fd = c->fd,
@@ -573,11 +618,11 @@ static int agent_listen(char **cause)
 
 static void agent_close_fds(void)
 {
-	if (agent.listen_fd >= 0)
+	if (agent_fd_is(agent.listen_fd, agent.listen_dev, agent.listen_ino))
 		close(agent.listen_fd);
-	if (agent.wake[0] >= 0)
+	if (agent_fd_is(agent.wake[0], agent.wake_dev, agent.wake_ino))
 		close(agent.wake[0]);
-	if (agent.wake[1] >= 0)
+	if (agent_fd_is(agent.wake[1], agent.wake_dev, agent.wake_ino))
 		close(agent.wake[1]);
 	agent.listen_fd = agent.wake[0] = agent.wake[1] = -1;
 }
@@ -599,7 +644,9 @@ static void agent_atfork_child(void)
 		agent_close_fds();
 		for (unsigned i = 0; i < agent.info.max_clients; i++)
 			if (agent.clients[i] != NULL) {
-				close(agent.clients[i]->fd);
+				struct client *c = agent.clients[i];
+				if (agent_fd_is(c->fd, c->dev, c->ino))
+					close(c->fd);
 				free(agent.clients[i]->in);
 				free(agent.clients[i]->out);
 				free(agent.clients[i]);
@@ -699,8 +746,11 @@ static int agent_start_locked(const struct sonde_options *o)
 		cause = xasprintf("cannot create the wake pipe: %s", strerror(errno));
 		goto fail;
 	}
+	agent_fd_identity(agent.wake[0], &agent.wake_dev, &agent.wake_ino);
 	if (agent_listen(&cause) != 0)
 		goto fail;
+	agent_fd_identity(agent.listen_fd, &agent.listen_dev, &agent.listen_ino);
+	atomic_store(&agent.fds_lost, 0);
 
 	atomic_store_explicit(&agent.stop, 0, memory_order_relaxed);
 	sigfillset(&all);
@@ -758,8 +808,10 @@ SONDE_API void sonde_stop(void)
 		char one = 1;
 		ssize_t n;
 		atomic_store_explicit(&agent.stop, 1, memory_order_release);
-		n = write(agent.wake[1], &one, 1);
-		(void)n;
+		if (agent_fd_is(agent.wake[1], agent.wake_dev, agent.wake_ino)) {
+			n = write(agent.wake[1], &one, 1);
+			(void)n;
+		}
 		pthread_join(agent.thread, NULL);
 		unlink(agent.path);
 		agent_close_fds();

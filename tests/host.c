@@ -3,8 +3,12 @@
  * it, optionally runs N extra threads (idle or busy), prints "ready PID SOCKET" on stdout and
  * runs until SIGTERM/SIGINT or until its standard input closes.
  *
- *   tests/host [--threads N] [--busy] [--name NAME] [--no-start] [--fork-child MS [--child-start]]
+ *   tests/host [--threads N] [--busy] [--name NAME] [--no-start] [--close-fds]
+ *              [--fork-child MS [--child-start]]
  *
+ * --close-fds: after "ready", behave like a classic daemon: close every descriptor above 2 (the
+ * agent's too), then open /dev/zero a few times so the old numbers belong to the host; prints
+ * "closed-fds".
  * --fork-child MS: after "ready", fork a child that prints "child PID SOCKET" (SOCKET is "-"
  * unless --child-start makes it call sonde_start() itself), lives MS milliseconds and exit()s
  * normally (atexit handlers run); the parent prints "child-exited STATUS" when it reaps it.
@@ -12,6 +16,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -72,7 +77,7 @@ int main(int argc, char **argv)
 {
 	struct sonde_options opts = {0};
 	long nthreads = 0;
-	int start = 1, child_start = 0;
+	int start = 1, child_start = 0, close_fds = 0;
 	long fork_child_ms = 0;
 	pthread_t *threads;
 	struct sigaction sa = {.sa_handler = host_on_signal};
@@ -90,9 +95,11 @@ int main(int argc, char **argv)
 			fork_child_ms = strtol(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--child-start") == 0)
 			child_start = 1;
+		else if (strcmp(argv[i], "--close-fds") == 0)
+			close_fds = 1;
 		else {
 			fprintf(stderr, "usage: %s [--threads N] [--busy] [--name NAME] [--no-start] "
-			        "[--fork-child MS [--child-start]]\n", argv[0]);
+			        "[--close-fds] [--fork-child MS [--child-start]]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -110,6 +117,15 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (fork_child_ms > 0)
 		host_fork_child(fork_child_ms, child_start, &opts);
+	if (close_fds) {
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		for (int i = 0; i < 4; i++)
+			if (open("/dev/zero", O_RDONLY) < 0)
+				return 1;
+		printf("closed-fds\n");
+		fflush(stdout);
+	}
 	while (!host_stop) {
 		struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
 		char buf[256];

@@ -1617,6 +1617,44 @@ static void test_idle_agent_is_cheap(void **state)
 	host_expect_serving(&f->host);
 }
 
+/*
+ * A host that closes every descriptor it does not know about (classic daemons do; `sonde run`
+ * puts the agent into such programs), then reuses the numbers for its own files: the agent must
+ * notice, stop without touching those numbers (no reads from the host's files, no closes, no
+ * spinning on them), say so, and remove its socket; the host runs on.
+ */
+static void test_host_closes_agent_fds(void **state)
+{
+	struct fixture *f = *state;
+	const char *args[] = {"--close-fds", NULL};
+	char *line;
+	int eof;
+	pid_t tid;
+	long long t0, t1;
+
+	host_start_env(f, &f->host, NULL, args);
+	line = conn_line_eof(f->host.out, TEST_TIMEOUT_MS, &eof);
+	assert_non_null(line);
+	assert_string_equal(line, "closed-fds");
+	free(line);
+	assert_true(host_stderr_says(&f->host, "closed the agent's descriptors", 3000));
+	/* The agent thread is gone (or idle), not spinning on the host's /dev/zero. */
+	test_sleep_ms(200);
+	tid = test_agent_tid(f->host.pid);
+	if (tid > 0) {
+		t0 = test_thread_cpu_ns(f->host.pid, tid);
+		test_sleep_ms(1000);
+		t1 = test_thread_cpu_ns(f->host.pid, tid);
+		if (t0 >= 0 && t1 - t0 > 100 * 1000000LL)
+			fail_msg("the agent thread spins after the host closed its fds (%.0f ms in 1 s)",
+			         (double)(t1 - t0) / 1e6);
+	}
+	assert_false(test_file_exists(f->host.sock));
+	host_expect_alive(&f->host);
+	/* The host exits normally; stopping the dead agent touches none of its fds. */
+	assert_int_equal(WEXITSTATUS(host_stop(&f->host)), 0);
+}
+
 /* ---- fork ------------------------------------------------------------------------------------ */
 
 static void test_fork_child_does_not_serve(void **state)
@@ -2072,6 +2110,7 @@ int main(void)
 		T(test_max_clients_from_environment),
 		T(test_idle_timeout),
 		T(test_idle_agent_is_cheap),
+		T(test_host_closes_agent_fds),
 		T(test_no_fd_leak),
 		T(test_fork_child_does_not_serve),
 		T(test_fork_parent_killed),
