@@ -477,6 +477,23 @@ static void agent_tick(uint64_t now)
 	agent_reap_idle(now);
 }
 
+/*
+ * Did the host take the agent's listening socket or wake pipe (closed them, maybe reused the
+ * numbers)? Then stop for good: remove the socket, say why, and never touch those numbers.
+ */
+static int agent_fds_lost(void)
+{
+	if (agent_fd_is(agent.wake[0], agent.wake_dev, agent.wake_ino) &&
+	    agent_fd_is(agent.wake[1], agent.wake_dev, agent.wake_ino) &&
+	    agent_fd_is(agent.listen_fd, agent.listen_dev, agent.listen_ino))
+		return 0;
+	atomic_store(&agent.fds_lost, 1);
+	unlink(agent.path);   /* nobody can be served there any more */
+	agent_log("the host closed the agent's descriptors; the agent stops (call sonde_stop() and "
+	          "sonde_start() after closing descriptors)");
+	return 1;
+}
+
 static void *agent_main(void *arg)
 {
 	struct pollfd *pfd;
@@ -512,15 +529,8 @@ static void *agent_main(void *arg)
 		}
 		timeout = (int)((agent.next_tick_ns - now + 999999) / 1000000);
 
-		if (!agent_fd_is(agent.wake[0], agent.wake_dev, agent.wake_ino) ||
-		    !agent_fd_is(agent.wake[1], agent.wake_dev, agent.wake_ino) ||
-		    !agent_fd_is(agent.listen_fd, agent.listen_dev, agent.listen_ino)) {
-			atomic_store(&agent.fds_lost, 1);
-			unlink(agent.path);   /* nobody can be served there any more */
-			agent_log("the host closed the agent's descriptors; the agent stops (call "
-			          "sonde_stop() and sonde_start() after closing descriptors)");
+		if (agent_fds_lost())
 			break;
-		}
 		pfd[nfds++] = (struct pollfd){.fd = agent.wake[0], .events = POLLIN};
 		pfd[nfds++] = (struct pollfd){.fd = agent.listen_fd, .events = POLLIN};
 		for (unsigned i = 0; i < agent.info.max_clients; i++) {
@@ -543,11 +553,14 @@ static void *agent_main(void *arg)
 			agent_log("poll failed: %s; agent stops", strerror(errno));
 			break;
 		}
+		/* Checked again: the host may have reused the numbers while we were polling. */
+		if (agent_fds_lost())
+			break;
 		if (n <= 0)
 			continue;
 		if (pfd[0].revents & POLLIN) {
 			char drain[64];
-			while (read(agent.wake[0], drain, sizeof drain) > 0)
+			for (int i = 0; i < 16 && read(agent.wake[0], drain, sizeof drain) > 0; i++)
 				;
 		}
 		for (nfds_t k = 2; k < nfds; k++) {
@@ -555,6 +568,10 @@ static void *agent_main(void *arg)
 			struct client *c = agent.clients[slot];
 			if (c == NULL || pfd[k].revents == 0)
 				continue;
+			if (!agent_fd_is(c->fd, c->dev, c->ino)) {
+				agent_drop(slot, "the host closed its descriptor");
+				continue;
+			}
 			if ((pfd[k].revents & POLLOUT) && client_flush(c) != 0) {
 				agent_drop(slot, NULL);
 				continue;

@@ -1530,7 +1530,12 @@ static void test_no_fd_leak(void **state)
 			char *line;
 			while ((line = conn_line_eof(c[i], TEST_TIMEOUT_MS, &eof)) != NULL)
 				free(line);
-			assert_true(eof);
+			if (!eof) {
+				char *err = host_stderr(&f->host);
+				fail_msg("client %d (%s) was not closed within %d ms; host stderr: %s", i,
+				         i >= 16 ? "refused" : i % 4 == 2 ? "half-closed" : "silent",
+				         TEST_TIMEOUT_MS, err);
+			}
 			conn_close(c[i]);
 		}
 	deadline = test_now_ms() + 3000;
