@@ -1547,7 +1547,7 @@ static void test_no_fd_leak(void **state)
 }
 
 /* The agent thread's tid in the host (the thread named "sonde"), or -1. */
-static pid_t test_agent_tid(pid_t pid)
+static pid_t test_agent_tid_now(pid_t pid)
 {
 	char path[96], comm[32];
 	DIR *d;
@@ -1570,6 +1570,17 @@ static pid_t test_agent_tid(pid_t pid)
 		fclose(f);
 	}
 	closedir(d);
+	return tid;
+}
+
+/* test_agent_tid_now, waiting up to 2 s: the thread names itself when it starts running, which
+ * may be just after sonde_start() has returned. */
+static pid_t test_agent_tid(pid_t pid)
+{
+	pid_t tid = -1;
+
+	for (int i = 0; i < 100 && (tid = test_agent_tid_now(pid)) < 0; i++)
+		test_sleep_ms(20);
 	return tid;
 }
 
