@@ -9,6 +9,7 @@
 #include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,13 +139,11 @@ static uint64_t alloc_clock_ns(void)
  * Look every MIB up and read the static configuration, once. Afterwards a refresh never goes
  * through a name again (jemalloc's name lookup walks its ctl tree string by string).
  */
-static int je_init(void)
+static int je_init_tables(void)
 {
 	struct alloc_je_config *c = &je.config;
 
-	if (je.tried)
-		return je.cause == NULL ? 0 : -1;
-	je.tried = 1;
+	je.cause = NULL;
 	je.api = jemalloc_get();
 	if (je.api == NULL) {
 		je.cause = "jemalloc is not this process's allocator (mallctl missing or not serving "
@@ -226,6 +225,21 @@ static int je_init(void)
 	je.peaks_since_ns = agent_info() != NULL && agent_info()->started_ns != 0
 	                        ? agent_info()->started_ns : alloc_clock_ns();
 	return 0;
+}
+
+/* je_init_tables() once. "Done" is published only after the tables are complete, so a host
+ * that forks while the agent thread is half-way through leaves its child a clean retry rather
+ * than a half-built table (a NULL api with no cause, seen under ASan). */
+static int je_init(void)
+{
+	int rc;
+
+	if (je.tried)
+		return je.cause == NULL ? 0 : -1;
+	rc = je_init_tables();
+	atomic_thread_fence(memory_order_release);
+	je.tried = 1;
+	return rc;
 }
 
 /* See alloc.h: the configuration, even when statistics are missing. */
