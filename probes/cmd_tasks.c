@@ -28,7 +28,8 @@
 
 #define TASKS_LIMIT_DEFAULT 50
 #define TASKS_LIMIT_MAX 10000
-#define TASKS_OFFSET_MAX 1000000
+#define TASKS_OFFSET_MAX ((long long)REGISTRY_MAX_SLOTS)  /* any position a task can have */
+#define TASKS_DEEP_OFFSET 65536   /* from here on a page may be selected from the other end */
 #define TASKS_FILTER_MAX 128
 
 enum tasks_sort { S_MEMORY, S_REDUCTIONS, S_QUEUE, S_CPU, S_NAME, S_ID, S_AGE };
@@ -43,6 +44,14 @@ struct tasks_query {
 	long long limit, offset;
 	const char *filter;        /* NULL: none */
 	int filter_has_colon;
+	/* find=ID: the task whose position is counted in the same pass (find_key/find_id: its
+	 * key and id; find_idx: its slot for name ties; find_pos: tasks before it). */
+	int find;
+	int64_t find_key;
+	uint64_t find_id;
+	uint32_t find_idx;
+	uint64_t find_pos;
+	int reversed;              /* selecting from the other end: ids offered as ~id */
 };
 
 /* Does a task match the filter (case-insensitive substring of name, initial call, location)? */
@@ -101,6 +110,24 @@ static int tasks_name_tie(const struct topn_item *a, const struct topn_item *b, 
 	return 0;
 }
 
+/* Does a task (key, id, slot) come before the found one in the output order? The same order
+ * as the top-N: key, then the rest of the name for names, then id ascending. */
+static inline int tasks_before_found(const struct tasks_query *q, int64_t key, uint64_t id,
+                                     uint32_t idx)
+{
+	if (key != q->find_key)
+		return q->asc ? key < q->find_key : key > q->find_key;
+	if (q->sort == S_NAME) {
+		struct topn_item a = {.key = key, .id = id, .idx = idx};
+		struct topn_item b = {.key = key, .id = q->find_id, .idx = q->find_idx};
+		int c = tasks_name_tie(&a, &b, NULL);
+
+		if (c != 0)
+			return q->asc ? c < 0 : c > 0;
+	}
+	return id < q->find_id;
+}
+
 /* The sort key of a live slot in total mode. Reads only the hot line, except for names, ext
  * memory (arena / thread-bound tasks) and CPU (thread-bound tasks). */
 static inline __attribute__((always_inline)) int64_t tasks_key(int sort, struct registry_chunk *ch, uint32_t i, uint32_t xf)
@@ -137,7 +164,7 @@ static inline __attribute__((always_inline)) int64_t tasks_key(int sort, struct 
  * (sort is a constant at each call site), and a slot whose key cannot enter the heap costs one
  * generation load and one key load: the scan runs at memory speed. */
 static inline __attribute__((always_inline)) uint64_t
-tasks_scan_total_sorted(const struct tasks_query *q, struct topn *top, const int sort)
+tasks_scan_total_sorted(struct tasks_query *q, struct topn *top, const int sort, const int find)
 {
 	uint32_t limit = registry_slot_limit();
 	uint64_t total = 0;
@@ -166,6 +193,12 @@ tasks_scan_total_sorted(const struct tasks_query *q, struct topn *top, const int
 			xf = atomic_load_explicit(&t->xflags_, memory_order_relaxed);
 			key = tasks_key(sort, ch, i, xf);
 			total++; /* live when its generation was read */
+			/* find: only keys level with the found one need the id (one more load) */
+			if (find && (key == q->find_key ? tasks_before_found(q, key,
+			                 atomic_load_explicit(&t->id_, memory_order_relaxed),
+			                 (c << REGISTRY_CHUNK_SHIFT) | i)
+			                                : tasks_before_found(q, key, 0, 0)))
+				q->find_pos++;
 			if (topn_skip(top, key))
 				continue;
 			/* A candidate: read it again properly, between two generation loads. */
@@ -179,29 +212,36 @@ tasks_scan_total_sorted(const struct tasks_query *q, struct topn *top, const int
 			g2 = atomic_load_explicit(&t->generation_, memory_order_relaxed);
 			if (g1 != g2)
 				continue;
-			topn_offer(top, key, id, (c << REGISTRY_CHUNK_SHIFT) | i, g1);
+			topn_offer(top, key, q->reversed ? ~id : id, (c << REGISTRY_CHUNK_SHIFT) | i, g1);
 		}
 	}
 	return total;
 }
 
-static uint64_t tasks_scan_total(const struct tasks_query *q, struct topn *top)
-{
-	switch (q->sort) {
-	case S_MEMORY: return tasks_scan_total_sorted(q, top, S_MEMORY);
-	case S_REDUCTIONS: return tasks_scan_total_sorted(q, top, S_REDUCTIONS);
-	case S_QUEUE: return tasks_scan_total_sorted(q, top, S_QUEUE);
-	case S_CPU: return tasks_scan_total_sorted(q, top, S_CPU);
-	case S_NAME: return tasks_scan_total_sorted(q, top, S_NAME);
-	case S_ID: return tasks_scan_total_sorted(q, top, S_ID);
-	default: return tasks_scan_total_sorted(q, top, S_AGE);
+/* One instance per sort key, and per find or not, so the common scan pays nothing for find. */
+#define TASKS_SCAN_TOTAL(F)                                                                  \
+	switch (q->sort) {                                                                   \
+	case S_MEMORY: return tasks_scan_total_sorted(q, top, S_MEMORY, F);                  \
+	case S_REDUCTIONS: return tasks_scan_total_sorted(q, top, S_REDUCTIONS, F);          \
+	case S_QUEUE: return tasks_scan_total_sorted(q, top, S_QUEUE, F);                    \
+	case S_CPU: return tasks_scan_total_sorted(q, top, S_CPU, F);                        \
+	case S_NAME: return tasks_scan_total_sorted(q, top, S_NAME, F);                      \
+	case S_ID: return tasks_scan_total_sorted(q, top, S_ID, F);                          \
+	default: return tasks_scan_total_sorted(q, top, S_AGE, F);                           \
 	}
+
+static uint64_t tasks_scan_total(struct tasks_query *q, struct topn *top)
+{
+	if (q->find) {
+		TASKS_SCAN_TOTAL(1)
+	}
+	TASKS_SCAN_TOTAL(0)
 }
 
 /* One pass over the window arrays the last tick wrote (tasks live at that tick): 4 bytes of
  * generation and 8 of delta per slot; the id array is read only for keys that can enter. */
 static inline __attribute__((always_inline)) uint64_t
-tasks_scan_window_sorted(const struct tasks_query *q, struct topn *top, const int sort)
+tasks_scan_window_sorted(struct tasks_query *q, struct topn *top, const int sort)
 {
 	uint32_t limit = registry_slot_limit();
 	uint64_t total = 0;
@@ -224,19 +264,65 @@ tasks_scan_window_sorted(const struct tasks_query *q, struct topn *top, const in
 				continue;
 			key = sort == S_MEMORY ? ch->win_mem[i] : topn_key_u64(ch->win_red[i]);
 			total++;
+			if (q->find && tasks_before_found(q, key, ch->snap_id[i], 0))
+				q->find_pos++;
 			if (topn_skip(top, key))
 				continue;
-			topn_offer(top, key, ch->snap_id[i], (c << REGISTRY_CHUNK_SHIFT) | i, g);
+			topn_offer(top, key, q->reversed ? ~ch->snap_id[i] : ch->snap_id[i],
+			           (c << REGISTRY_CHUNK_SHIFT) | i, g);
 		}
 	}
 	return total;
 }
 
 /* Window mode ranks only by memory or reductions deltas. */
-static uint64_t tasks_scan_window(const struct tasks_query *q, struct topn *top)
+static uint64_t tasks_scan_window(struct tasks_query *q, struct topn *top)
 {
 	return q->sort == S_MEMORY ? tasks_scan_window_sorted(q, top, S_MEMORY)
 	                           : tasks_scan_window_sorted(q, top, S_REDUCTIONS);
+}
+
+/* find=ID: the task's key as this query ranks it, so the scan can count who comes before it.
+ * 0, or -1 if it is not live, not in the window's snapshot or filtered out (position null). */
+static int tasks_find_target(struct tasks_query *q, uint64_t id)
+{
+	uint32_t gen = 0, g2, i, xf;
+	long idx = registry_find(id, &gen);
+	struct registry_chunk *ch;
+	struct sonde_task *t;
+
+	if (idx < 0 || (ch = registry_chunk((uint32_t)idx >> REGISTRY_CHUNK_SHIFT)) == NULL)
+		return -1;
+	i = (uint32_t)idx & (REGISTRY_CHUNK_SLOTS - 1);
+	t = &ch->hot[i];
+	if (q->filter != NULL && !tasks_match(q, ch, i))
+		return -1;
+	q->find_id = id;
+	q->find_idx = (uint32_t)idx;
+	if (q->window && (q->sort == S_MEMORY || q->sort == S_REDUCTIONS)) {
+		if ((ch->snap_gen[i] & 1) == 0 || ch->snap_id[i] != id)
+			return -1; /* spawned after the last tick: not in the window yet */
+		q->find_key = q->sort == S_MEMORY ? ch->win_mem[i] : topn_key_u64(ch->win_red[i]);
+		return 0;
+	}
+	xf = atomic_load_explicit(&t->xflags_, memory_order_relaxed);
+	q->find_key = tasks_key(q->sort, ch, i, xf);
+	atomic_thread_fence(memory_order_acquire);
+	g2 = atomic_load_explicit(&t->generation_, memory_order_relaxed);
+	return g2 == gen && (gen & 1) ? 0 : -1;
+}
+
+/* One pass of the query into a heap of cap items (cap 0: only count), in the query's order or,
+ * reversed, from the other end. Returns how many tasks matched. */
+static uint64_t tasks_scan(struct tasks_query *q, struct topn *top, struct topn_item *items,
+                           size_t cap, int reversed)
+{
+	q->reversed = reversed;
+	topn_init(top, items, cap, reversed ? q->asc : !q->asc,
+	          q->sort == S_NAME ? tasks_name_tie : NULL, NULL);
+	if (q->window && (q->sort == S_MEMORY || q->sort == S_REDUCTIONS))
+		return tasks_scan_window(q, top);
+	return tasks_scan_total(q, top);
 }
 
 /* The row for a selected item: the live task if its slot still holds that very task, else its
@@ -293,7 +379,7 @@ static int tasks_threads(const struct tasks_query *q, json_t *res, struct cmd_er
 	struct topn top;
 	uint64_t total = 0;
 	json_t *rows = json_array();
-	size_t n;
+	size_t n, cap;
 
 	json_object_set_new(res, "source", json_string("threads"));
 	json_object_set_new(res, "note", json_string("no tasks declared: OS threads shown as tasks "
@@ -303,13 +389,16 @@ static int tasks_threads(const struct tasks_query *q, json_t *res, struct cmd_er
 		json_object_set_new(res, "rows", rows);
 		return 0;
 	}
-	items = malloc((size_t)(q->offset + q->limit) * sizeof *items);
+	/* never more than the threads there are, whatever the offset */
+	cap = (size_t)(q->offset + q->limit) < pt->nthreads ? (size_t)(q->offset + q->limit)
+	                                                   : pt->nthreads;
+	items = malloc((cap > 0 ? cap : 1) * sizeof *items);
 	if (items == NULL) {
 		json_decref(rows);
-		return cmd_fail(err, ERR_INTERNAL, "out of memory for %lld rows; lower offset or limit",
-		                q->offset + q->limit);
+		return cmd_fail(err, ERR_INTERNAL, "out of memory for %zu rows; lower offset or limit",
+		                cap);
 	}
-	topn_init(&top, items, (size_t)(q->offset + q->limit), !q->asc, NULL, NULL);
+	topn_init(&top, items, cap, !q->asc, NULL, NULL);
 	for (size_t i = 0; i < pt->nthreads; i++) {
 		const struct proc_thread_tick *th = &pt->threads[i];
 		int64_t key;
@@ -447,8 +536,12 @@ static void tasks_cache_put(const char *key, uint64_t now, uint64_t tick, json_t
 /* Arguments, then a shared answer, else one scan into a bounded heap and the rows read back. */
 static int cmd_tasks_exec(const json_t *req, json_t **result, struct cmd_error *err)
 {
-	static const char *const keys[] = {"sort", "order", "mode", "limit", "offset", "filter", NULL};
-	struct tasks_query q;
+	static const char *const keys[] = {"sort", "order", "mode", "limit", "offset", "filter",
+	                                   "find", NULL};
+	struct tasks_query q = {0};
+	long long find;
+	size_t cap;
+	int reversed = 0;
 	struct topn_item *items;
 	struct topn top;
 	uint64_t total, now;
@@ -465,7 +558,8 @@ static int cmd_tasks_exec(const json_t *req, json_t **result, struct cmd_error *
 	    proto_arg_enum(req, "mode", tasks_modes, 0, &mode, err) != 0 ||
 	    proto_arg_int(req, "limit", TASKS_LIMIT_DEFAULT, 1, TASKS_LIMIT_MAX, &q.limit, err) != 0 ||
 	    proto_arg_int(req, "offset", 0, 0, TASKS_OFFSET_MAX, &q.offset, err) != 0 ||
-	    proto_arg_string(req, "filter", NULL, TASKS_FILTER_MAX, &q.filter, err) != 0)
+	    proto_arg_string(req, "filter", NULL, TASKS_FILTER_MAX, &q.filter, err) != 0 ||
+	    proto_arg_int(req, "find", 0, 1, INT64_MAX, &find, err) != 0)
 		return -1;
 	q.asc = order == 1;
 	q.window = mode == 1;
@@ -478,6 +572,8 @@ static int cmd_tasks_exec(const json_t *req, json_t **result, struct cmd_error *
 	                "offset", (json_int_t)q.offset);
 	if (q.filter != NULL)
 		json_object_set_new(res, "filter", json_string(q.filter));
+	if (find != 0)
+		json_object_set_new(res, "find", json_integer(find));
 	if (!registry_used()) {
 		if (tasks_threads(&q, res, err) != 0) {
 			json_decref(res);
@@ -493,29 +589,58 @@ static int cmd_tasks_exec(const json_t *req, json_t **result, struct cmd_error *
 	now = agent_now_ns();
 	registry_window(&win);
 	tasks_cache_key(&q, key, sizeof key);
-	if ((*result = tasks_cache_get(key, now, win.ticks)) != NULL) {
+	if (find != 0) /* a position is asked for a moment: not shared */
+		key[0] = '\0';
+	if (key[0] != '\0' && (*result = tasks_cache_get(key, now, win.ticks)) != NULL) {
 		json_decref(res);
 		return 0;
 	}
 
-	items = malloc((size_t)(q.offset + q.limit) * sizeof *items);
+	/* A deep page: count first (a pass with an empty heap, ~2 ms at 1M), and if the page is
+	 * nearer the end, select it from the other end: the heap never holds more than about half
+	 * the matching tasks, and the last page of any number costs what the first one does. */
+	cap = (size_t)(q.offset + q.limit);
+	if (q.offset + q.limit > TASKS_DEEP_OFFSET) {
+		struct topn count;
+		uint64_t t1 = tasks_scan(&q, &count, NULL, 0, 0);
+
+		if (t1 <= (uint64_t)q.offset) {
+			cap = 0; /* past the end: no rows, still the total (and the position) */
+		} else if (t1 - (uint64_t)q.offset < cap) {
+			reversed = 1;
+			cap = (size_t)(t1 - (uint64_t)q.offset);
+		}
+	}
+	q.find = find != 0 && tasks_find_target(&q, (uint64_t)find) == 0;
+	items = malloc((cap > 0 ? cap : 1) * sizeof *items);
 	if (items == NULL) {
 		json_decref(res);
-		return cmd_fail(err, ERR_INTERNAL, "out of memory for %lld rows; lower offset or limit",
-		                q.offset + q.limit);
+		return cmd_fail(err, ERR_INTERNAL, "out of memory for %zu rows; lower offset or limit",
+		                cap);
 	}
-	topn_init(&top, items, (size_t)(q.offset + q.limit), !q.asc,
-	          q.sort == S_NAME ? tasks_name_tie : NULL, NULL);
-	if (q.window && (q.sort == S_MEMORY || q.sort == S_REDUCTIONS))
-		total = tasks_scan_window(&q, &top);
-	else
-		total = tasks_scan_total(&q, &top);
+	total = tasks_scan(&q, &top, items, cap, reversed);
 	n = topn_finish(&top);
 
 	rows = json_array();
-	for (size_t k = (size_t)q.offset; k < n; k++)
-		json_array_append_new(rows, tasks_row(&q, &items[k], now));
+	if (!reversed) {
+		for (size_t k = (size_t)q.offset; k < n; k++)
+			json_array_append_new(rows, tasks_row(&q, &items[k], now));
+	} else {
+		/* forward position p is reversed position total-1-p; tasks that came since the
+		 * count may push a few rows of the page beyond what the heap kept */
+		for (long long p = q.offset; p < q.offset + q.limit && p < (long long)total; p++) {
+			long long r = (long long)total - 1 - p;
+
+			if (r < 0 || r >= (long long)n)
+				continue;
+			items[r].id = ~items[r].id;
+			json_array_append_new(rows, tasks_row(&q, &items[r], now));
+		}
+	}
 	free(items);
+	if (find != 0)
+		json_object_set_new(res, "position", q.find ? json_integer((json_int_t)q.find_pos)
+		                                            : json_null());
 
 	json_object_set_new(res, "source", json_string("tasks"));
 	if (q.window)
@@ -523,7 +648,8 @@ static int cmd_tasks_exec(const json_t *req, json_t **result, struct cmd_error *
 	json_object_set_new(res, "total", json_integer((json_int_t)total));
 	json_object_set_new(res, "rows", rows);
 	json_object_set_new(res, "cached_ms", json_real(0));
-	tasks_cache_put(key, now, win.ticks, res);
+	if (key[0] != '\0')
+		tasks_cache_put(key, now, win.ticks, res);
 	*result = res;
 	return 0;
 }
@@ -531,8 +657,9 @@ static int cmd_tasks_exec(const json_t *req, json_t **result, struct cmd_error *
 const struct command_entry cmd_tasks_entry = {
 	.name = "tasks",
 	.args = "[sort=memory|reductions|queue|cpu|name|id|age] [order=desc|asc] "
-	        "[mode=total|window] [limit=1..10000 (50)] [offset=N] [filter=TEXT]",
+	        "[mode=total|window] [limit=1..10000 (50)] [offset=N] [filter=TEXT] [find=ID]",
 	.summary = "one page of tasks, top-N selected in the agent; mode=window ranks by the change "
-	           "over the last sampling interval",
+	           "over the last sampling interval; find=ID also gives that task's 0-based position "
+	           "in this order",
 	.exec = cmd_tasks_exec,
 };

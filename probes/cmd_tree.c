@@ -8,6 +8,16 @@
  * are summed in reverse breadth-first order. The answer is then expanded breadth first, so a
  * node budget shows the upper levels whole before the deep ones, children in id order, and a
  * node whose children are not all shown says how many are missing ("truncated":N).
+ *
+ * The index (links, children lists, subtree totals) is built at most once per sampling interval:
+ * the first `tree` after a tick builds it, later ones answer from it until the next tick, or
+ * until a task spawned or exited (then the tree would be wrong, not just a little old). So the
+ * totals are exact as of the build, at most one interval old, and a screen polling the tree
+ * costs one pass over the tasks per interval, not one per request.
+ *
+ * A per-node children cap (`children`) keeps one wide supervisor (a million parked sessions)
+ * from spending the node budget its siblings' subtrees need: a capped node shows its first
+ * children in id order, its child_count, and "truncated" for the ones left out.
  */
 #include "config.h"
 
@@ -28,6 +38,8 @@
 #define TREE_DEPTH_MAX 64
 #define TREE_LIMIT_DEFAULT 2000
 #define TREE_LIMIT_MAX 100000
+#define TREE_CHILDREN_DEFAULT 1000
+#define TREE_CHILDREN_MAX 10000
 #define NONE UINT32_MAX
 
 struct tree {
@@ -50,6 +62,14 @@ struct tree {
  */
 static struct tree scratch;
 static uint32_t scratch_cap;
+
+/* What the scratch index was built from: reused while all of these still hold. */
+static struct tree_built {
+	int valid;
+	uint64_t tick, spawned, exited;
+	uint32_t nslots;
+	uint64_t at_ns, cost_ns;   /* agent_now_ns() of the build, and what it took */
+} built;
 
 /* Release the scratch arrays (on allocation failure, to retry next time). */
 static void tree_free(struct tree *t)
@@ -85,6 +105,7 @@ static int tree_scratch(uint32_t n)
 	t->first = malloc(((size_t)cap + 2) * sizeof *t->first);
 	t->kids = malloc((size_t)cap * sizeof *t->kids);
 	t->roots = malloc((size_t)cap * sizeof *t->roots);
+	built.valid = 0;
 	if (!t->parent || !t->gen || !t->id || !t->sub_red || !t->sub_mem || !t->first || !t->kids ||
 	    !t->roots) {
 		tree_free(t);
@@ -97,7 +118,7 @@ static int tree_scratch(uint32_t n)
 
 /* Gather live tasks and their links, build children lists and subtree totals into the scratch
  * arrays. 0, or -1 (memory). */
-static int tree_build(struct tree **out)
+static int tree_index_build(struct tree **out)
 {
 	uint32_t n = registry_slot_limit(), *order, *fill, head = 0, tail = 0;
 	struct tree *t = &scratch;
@@ -187,6 +208,30 @@ static int tree_build(struct tree **out)
 	return 0;
 }
 
+/* The index for this request: the one already built if no tick, spawn or exit happened since,
+ * else a fresh one. *reused says which. 0, or -1 (memory). */
+static int tree_build(struct tree **out, int *reused)
+{
+	struct registry_window w;
+	uint64_t spawned = registry_spawned_count(), exited = registry_exited_now(), t0;
+	uint32_t n = registry_slot_limit();
+
+	registry_window(&w);
+	*reused = built.valid && built.tick == w.ticks && built.spawned == spawned &&
+	          built.exited == exited && built.nslots == n;
+	if (*reused) {
+		*out = &scratch;
+		return 0;
+	}
+	built.valid = 0;
+	t0 = agent_now_ns();
+	if (tree_index_build(out) != 0)
+		return -1;
+	built = (struct tree_built){1, w.ticks, spawned, exited, n, agent_now_ns(), 0};
+	built.cost_ns = built.at_ns - t0;
+	return 0;
+}
+
 /* One node's own fields (children added by the caller). */
 static json_t *tree_node(const struct tree *t, uint32_t s)
 {
@@ -231,10 +276,12 @@ struct tree_pending {
 	uint32_t slot, depth;
 };
 
-/* Expand breadth first from the given top slots until depth or the node budget runs out.
+/* Expand breadth first from the given top slots until depth or the node budget runs out, at
+ * most `children` children per node (the top slots are bounded by the budget alone).
  * *shown gets the nodes emitted; returns the array of top nodes; *omitted the top slots left out. */
 static json_t *tree_expand(const struct tree *t, const uint32_t *top, uint32_t ntop, long long depth,
-                           long long limit, uint64_t *shown, uint64_t *omitted)
+                           long long limit, long long children, uint64_t *shown,
+                           uint64_t *omitted)
 {
 	struct tree_pending *q = malloc((size_t)limit * sizeof *q);
 	struct topn_item *items = malloc((size_t)limit * sizeof *items);
@@ -269,7 +316,8 @@ static json_t *tree_expand(const struct tree *t, const uint32_t *top, uint32_t n
 			json_object_set_new(p.node, "truncated", json_integer(nk));
 			continue;
 		}
-		n = tree_pick(t, t->kids + t->first[p.slot], nk, (size_t)budget, items);
+		n = tree_pick(t, t->kids + t->first[p.slot], nk,
+		              (size_t)(budget < children ? budget : children), items);
 		kids = json_array();
 		for (k = 0; k < n; k++) {
 			json_t *node = tree_node(t, items[k].idx);
@@ -326,9 +374,10 @@ static int tree_threads(json_t *res, struct cmd_error *err)
 /* Build the whole tree (subtree totals need it), then expand only what was asked for. */
 static int cmd_tree_exec(const json_t *req, json_t **result, struct cmd_error *err)
 {
-	static const char *const keys[] = {"root", "depth", "limit", NULL};
-	long long root, depth, limit;
+	static const char *const keys[] = {"root", "depth", "limit", "children", NULL};
+	long long root, depth, limit, children;
 	struct tree *t;
+	int reused;
 	uint64_t shown, omitted;
 	json_t *res, *roots;
 	uint32_t rslot;
@@ -336,9 +385,12 @@ static int cmd_tree_exec(const json_t *req, json_t **result, struct cmd_error *e
 	if (proto_check_keys(req, keys, err) != 0 ||
 	    proto_arg_int(req, "root", 0, 1, INT64_MAX, &root, err) != 0 ||
 	    proto_arg_int(req, "depth", TREE_DEPTH_DEFAULT, 0, TREE_DEPTH_MAX, &depth, err) != 0 ||
-	    proto_arg_int(req, "limit", TREE_LIMIT_DEFAULT, 1, TREE_LIMIT_MAX, &limit, err) != 0)
+	    proto_arg_int(req, "limit", TREE_LIMIT_DEFAULT, 1, TREE_LIMIT_MAX, &limit, err) != 0 ||
+	    proto_arg_int(req, "children", TREE_CHILDREN_DEFAULT, 1, TREE_CHILDREN_MAX, &children,
+	                  err) != 0)
 		return -1;
-	res = json_pack("{s:I,s:I}", "depth", (json_int_t)depth, "limit", (json_int_t)limit);
+	res = json_pack("{s:I,s:I,s:I}", "depth", (json_int_t)depth, "limit", (json_int_t)limit,
+	                "children", (json_int_t)children);
 	if (!registry_used()) {
 		if (tree_threads(res, err) != 0) {
 			json_decref(res);
@@ -347,7 +399,7 @@ static int cmd_tree_exec(const json_t *req, json_t **result, struct cmd_error *e
 		*result = res;
 		return 0;
 	}
-	if (tree_build(&t) != 0) {
+	if (tree_build(&t, &reused) != 0) {
 		json_decref(res);
 		return cmd_fail(err, ERR_INTERNAL, "out of memory building the tree of %u slots",
 		                registry_slot_limit());
@@ -361,15 +413,22 @@ static int cmd_tree_exec(const json_t *req, json_t **result, struct cmd_error *e
 			                "shows its exit record if it exited)", root, root);
 		}
 		rslot = (uint32_t)idx;
-		roots = tree_expand(t, &rslot, 1, depth + 1, limit, &shown, &omitted);
+		roots = tree_expand(t, &rslot, 1, depth + 1, limit, children, &shown,
+		                    &omitted);
 		json_object_set_new(res, "root", json_integer(root));
 	} else {
-		roots = tree_expand(t, t->roots, t->nroots, depth + 1, limit, &shown, &omitted);
+		roots = tree_expand(t, t->roots, t->nroots, depth + 1, limit, children, &shown,
+		                    &omitted);
 	}
 	json_object_set_new(res, "source", json_string("tasks"));
 	json_object_set_new(res, "total", json_integer(t->nlive));
 	json_object_set_new(res, "nodes", json_integer((json_int_t)shown));
 	json_object_set_new(res, "roots", roots);
+	/* how old the subtree totals are, and what building the index cost when it was built */
+	json_object_set_new(res, "index_age_ms",
+	                    json_real((double)(agent_now_ns() - built.at_ns) / 1e6));
+	json_object_set_new(res, "index_build_ms", json_real((double)built.cost_ns / 1e6));
+	json_object_set_new(res, "index_reused", json_boolean(reused));
 	if (omitted > 0)
 		json_object_set_new(res, "truncated", json_integer((json_int_t)omitted));
 	*result = res;
@@ -378,8 +437,9 @@ static int cmd_tree_exec(const json_t *req, json_t **result, struct cmd_error *e
 
 const struct command_entry cmd_tree_entry = {
 	.name = "tree",
-	.args = "[root=ID] [depth=0..64 (8)] [limit=NODES (2000)]",
+	.args = "[root=ID] [depth=0..64 (8)] [limit=NODES (2000)] [children=1..10000 (1000)]",
 	.summary = "the supervision tree: kind, strategy, status, restarts, children, subtree memory "
-	           "and reductions; truncated subtrees say how many children are missing",
+	           "and reductions (as of the last sample, spawn or exit); at most `children` per "
+	           "node; truncated subtrees say how many children are missing",
 	.exec = cmd_tree_exec,
 };

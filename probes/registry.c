@@ -111,6 +111,7 @@ struct registry_cache {
 	struct exit_ring *ring;         /* the ring the position block below belongs to */
 	uint64_t ring_pos, ring_end;    /* this thread's block of exit ring positions */
 	_Atomic uint64_t exits;         /* exits this thread recorded (the agent sums them) */
+	_Atomic uint64_t spawns;        /* spawns this thread made (the agent sums them) */
 	_Atomic uint64_t exit_reductions; /* their final reductions, so the total never falls */
 	pid_t tid;                      /* gettid(), once */
 	int jemalloc_state;             /* 0 unknown, 1 counters found, -1 none */
@@ -131,6 +132,7 @@ static _Thread_local struct registry_cache *cachep __attribute__((tls_model("ini
 static pthread_mutex_t caches_lock LINE_ALONE = PTHREAD_MUTEX_INITIALIZER;
 static struct registry_cache *caches;
 static uint64_t retired_exits;
+static uint64_t retired_spawns;
 static uint64_t retired_exit_reductions;
 
 static pthread_mutex_t depot_lock LINE_ALONE = PTHREAD_MUTEX_INITIALIZER;
@@ -186,6 +188,7 @@ static void registry_cache_release(void *arg)
 	if (c->next)
 		c->next->prev = c->prev;
 	retired_exits += atomic_load_explicit(&c->exits, RLX);
+	retired_spawns += atomic_load_explicit(&c->spawns, RLX);
 	retired_exit_reductions += atomic_load_explicit(&c->exit_reductions, RLX);
 	pthread_mutex_unlock(&caches_lock);
 	/* slots the depot had no memory for (c->n > 0) stay unused: the host goes on */
@@ -276,6 +279,8 @@ static inline uint64_t registry_new_id(struct registry_cache *c)
 		c->id_next = atomic_fetch_add_explicit(&id_next, ID_BLOCK, RLX);
 		c->id_end = c->id_next + ID_BLOCK;
 	}
+	/* the thread's own line, single writer: a plain relaxed load and store, no locked op */
+	atomic_store_explicit(&c->spawns, atomic_load_explicit(&c->spawns, RLX) + 1, RLX);
 	return c->id_next++;
 }
 
@@ -670,6 +675,26 @@ static uint64_t registry_exited_count(void)
 		n += atomic_load_explicit(&c->exits, RLX);
 	pthread_mutex_unlock(&caches_lock);
 	return n;
+}
+
+/* Total spawns, counted now: with the exits, tells the tree index whether the set of tasks
+ * changed since it was built. */
+uint64_t registry_spawned_count(void)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&caches_lock);
+	n = retired_spawns;
+	for (struct registry_cache *c = caches; c != NULL; c = c->next)
+		n += atomic_load_explicit(&c->spawns, RLX);
+	pthread_mutex_unlock(&caches_lock);
+	return n;
+}
+
+/* Total exits, counted now (the same sum registry_totals() reports). */
+uint64_t registry_exited_now(void)
+{
+	return registry_exited_count();
 }
 
 /* The final reductions of every task that exited: with the live tasks' they make a total

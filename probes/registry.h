@@ -158,6 +158,11 @@ struct registry_totals {
 	int64_t memory;
 };
 
+/* Spawns and exits so far, counted now (a lock over the per-thread counters, no scan): the
+ * pair changes whenever the set of live tasks does. Agent thread. */
+uint64_t registry_spawned_count(void);
+uint64_t registry_exited_now(void);
+
 /* Totals as of the last tick (spawned/exited/restarts: counted now). */
 void registry_totals(struct registry_totals *out);
 

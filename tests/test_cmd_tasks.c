@@ -3,7 +3,9 @@
  * (exec on a request object), on tasks this test declares: every sort and order against an
  * independently computed answer, paging, filters, window deltas, argument errors, a task's
  * detail (parents, children, exit record), inspect (output, sensitive, a sleeping callback cut
- * off at its budget and the busy answer while it sleeps), and the tree with its bounds.
+ * off at its budget and the busy answer while it sleeps), and the tree with its bounds;
+ * find=ID positions, deep offsets (selected from the other end), the tree's children cap and
+ * its index reused between samples.
  * Each test names its tasks with its own prefix and filters on it, so tests do not see each other.
  */
 #include "config.h"
@@ -749,6 +751,211 @@ static void test_tree_orphans_and_recycled_parents(void **state)
 		sonde_task_exit(extra[--n], NULL);
 }
 
+/* ---- find, deep offsets, the tree's children cap and index ----------------------------------- */
+
+/* find=ID gives the position the task has in the full listing, for every sort and order, with
+ * ties (memory) and by name; a filtered-out or unknown task gets null. */
+static void test_tasks_find_position(void **state)
+{
+	static const char *const sorts[] = {"memory", "reductions", "queue", "id", "name", "age"};
+	json_t *all, *res;
+
+	(void)state;
+	make_sort_tasks();
+	for (size_t s = 0; s < sizeof sorts / sizeof *sorts; s++)
+		for (int asc = 0; asc < 2; asc++) {
+			all = run(&cmd_tasks_entry, "{\"sort\":\"%s\",\"order\":\"%s\",\"filter\":"
+			          "\"ct-sort\",\"limit\":100}", sorts[s], asc ? "asc" : "desc");
+			assert_int_equal(json_array_size(json_object_get(all, "rows")), NS);
+			for (size_t k = 0; k < NS; k += 3) {
+				json_int_t id = row_int(json_object_get(all, "rows"), k, "id");
+
+				res = run(&cmd_tasks_entry, "{\"sort\":\"%s\",\"order\":\"%s\",\"filter\":"
+				          "\"ct-sort\",\"limit\":5,\"find\":%lld}", sorts[s],
+				          asc ? "asc" : "desc", (long long)id);
+				assert_non_null(res);
+				assert_true(json_is_integer(json_object_get(res, "position")));
+				if ((size_t)json_integer_value(json_object_get(res, "position")) != k)
+					fail_msg("sort=%s asc=%d: task %lld at %zu, find said %lld",
+					         sorts[s], asc, (long long)id, k,
+					         (long long)json_integer_value(json_object_get(res,
+					                                                       "position")));
+				assert_int_equal(json_array_size(json_object_get(res, "rows")), 5);
+				json_decref(res);
+			}
+			json_decref(all);
+		}
+	/* filtered out, unknown: null beside a normal page */
+	res = run(&cmd_tasks_entry, "{\"filter\":\"ct-sort-0\",\"find\":%" PRIu64 "}",
+	          sonde_task_id(st[1]));
+	assert_true(json_is_null(json_object_get(res, "position")));
+	assert_true(json_array_size(json_object_get(res, "rows")) > 0);
+	json_decref(res);
+	res = run(&cmd_tasks_entry, "{\"find\":999999999999}");
+	assert_true(json_is_null(json_object_get(res, "position")));
+	json_decref(res);
+	assert_null(run(&cmd_tasks_entry, "{\"find\":0}"));
+	assert_null(run(&cmd_tasks_entry, "{\"find\":\"7\"}"));
+	/* without find, no position key (scripts see the same result as before) */
+	res = run(&cmd_tasks_entry, "{\"filter\":\"ct-sort\"}");
+	assert_null(json_object_get(res, "position"));
+	json_decref(res);
+}
+
+#define DEEP_N 70000
+static sonde_task **deep;
+
+static int deep_cmp(const void *pa, const void *pb)
+{
+	sonde_task *a = *(sonde_task *const *)pa, *b = *(sonde_task *const *)pb;
+	int64_t x = (int64_t)(sonde_task_id(a) % 7), y = (int64_t)(sonde_task_id(b) % 7);
+
+	if (x != y)
+		return x < y ? 1 : -1; /* memory descending */
+	return sonde_task_id(a) < sonde_task_id(b) ? -1 : 1;
+}
+
+/* Offsets past a million are accepted; a page beyond the middle of a large listing is selected
+ * from the other end and is exactly the page the forward order has there (ties by id included);
+ * past the end: no rows, the total still right. */
+static void test_tasks_deep_offset(void **state)
+{
+	sonde_task **ref;
+	json_t *res, *rows;
+	static const long long offsets[] = {0, 30000, 65530, 69990, 69995, 40000};
+
+	(void)state;
+	deep = calloc(DEEP_N, sizeof *deep);
+	ref = calloc(DEEP_N, sizeof *ref);
+	assert_non_null(deep);
+	assert_non_null(ref);
+	for (int i = 0; i < DEEP_N; i++) {
+		deep[i] = spawn("ct-deep", NULL);
+		sonde_task_memory(deep[i], (int64_t)(sonde_task_id(deep[i]) % 7)); /* many ties */
+		ref[i] = deep[i];
+	}
+	qsort(ref, DEEP_N, sizeof *ref, deep_cmp);
+	for (size_t k = 0; k < sizeof offsets / sizeof *offsets; k++) {
+		res = run(&cmd_tasks_entry, "{\"filter\":\"ct-deep\",\"offset\":%lld,\"limit\":20}",
+		          offsets[k]);
+		assert_non_null(res);
+		assert_int_equal(json_integer_value(json_object_get(res, "total")), DEEP_N);
+		rows = json_object_get(res, "rows");
+		assert_int_equal(json_array_size(rows),
+		                 offsets[k] + 20 <= DEEP_N ? 20 : DEEP_N - offsets[k]);
+		for (size_t r = 0; r < json_array_size(rows); r++)
+			if ((uint64_t)row_int(rows, r, "id") != sonde_task_id(ref[offsets[k] + (long long)r]))
+				fail_msg("offset %lld row %zu: id %lld, expected %" PRIu64, offsets[k], r,
+				         (long long)row_int(rows, r, "id"),
+				         sonde_task_id(ref[offsets[k] + (long long)r]));
+		json_decref(res);
+	}
+	/* the same page ascending: the listing reversed */
+	res = run(&cmd_tasks_entry, "{\"filter\":\"ct-deep\",\"order\":\"asc\",\"offset\":69998,"
+	          "\"limit\":5}");
+	rows = json_object_get(res, "rows");
+	assert_int_equal(json_array_size(rows), 2);
+	json_decref(res);
+	res = run(&cmd_tasks_entry, "{\"filter\":\"ct-deep\",\"offset\":5000000}");
+	assert_int_equal(json_array_size(json_object_get(res, "rows")), 0);
+	assert_int_equal(json_integer_value(json_object_get(res, "total")), DEEP_N);
+	json_decref(res);
+	/* find on a deep, reversed page: still the forward position */
+	res = run(&cmd_tasks_entry, "{\"filter\":\"ct-deep\",\"offset\":69000,\"limit\":10,"
+	          "\"find\":%" PRIu64 "}", sonde_task_id(ref[69003]));
+	assert_int_equal(json_integer_value(json_object_get(res, "position")), 69003);
+	assert_int_equal(row_int(json_object_get(res, "rows"), 3, "id"),
+	                 (json_int_t)sonde_task_id(ref[69003]));
+	json_decref(res);
+	for (int i = 0; i < DEEP_N; i++)
+		sonde_task_exit(deep[i], NULL);
+	free(deep);
+	free(ref);
+}
+
+/* children=N caps every node's children list (not the budget's top level); a capped node keeps
+ * its child_count and says how many were left out; the first children are in id order. */
+static void test_tree_children_cap(void **state)
+{
+	json_t *res, *a, *p;
+
+	(void)state;
+	make_tree();
+	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 ",\"children\":40}", sonde_task_id(app));
+	assert_non_null(res);
+	assert_int_equal(json_integer_value(json_object_get(res, "children")), 40);
+	a = json_array_get(json_object_get(res, "roots"), 0);
+	p = find_child(a, "ct-tree-pool");
+	assert_non_null(p);
+	assert_int_equal(json_integer_value(json_object_get(p, "child_count")), 150);
+	assert_int_equal(json_array_size(json_object_get(p, "children")), 40);
+	assert_int_equal(json_integer_value(json_object_get(p, "truncated")), 110);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_array_get(json_object_get(p, "children"), 39), "name")),
+	                    "ct-tree-w039");
+	/* totals stay whole whatever is shown */
+	assert_int_equal(json_integer_value(json_object_get(p, "memory")), 2 + 150 * 10);
+	assert_int_equal(json_integer_value(json_object_get(res, "nodes")), 42);
+	json_decref(res);
+	/* a budget smaller than the cap still wins */
+	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 ",\"children\":100,\"limit\":30}",
+	          sonde_task_id(app));
+	p = find_child(json_array_get(json_object_get(res, "roots"), 0), "ct-tree-pool");
+	assert_int_equal(json_array_size(json_object_get(p, "children")), 28);
+	assert_int_equal(json_integer_value(json_object_get(p, "truncated")), 122);
+	json_decref(res);
+	assert_null(run(&cmd_tree_entry, "{\"children\":0}"));
+	assert_null(run(&cmd_tree_entry, "{\"children\":10001}"));
+	assert_null(run(&cmd_tree_entry, "{\"children\":\"5\"}"));
+}
+
+/* The index is reused until a tick, a spawn or an exit: totals as of the last build, the
+ * structure always current. */
+static void test_tree_index_reuse(void **state)
+{
+	json_t *res;
+	sonde_task *extra;
+
+	(void)state;
+	make_tree();
+	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 "}", sonde_task_id(pool));
+	json_decref(res);
+	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 "}", sonde_task_id(pool));
+	assert_true(json_is_true(json_object_get(res, "index_reused")));
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(res,
+	                 "roots"), 0), "memory")), 2 + 150 * 10);
+	json_decref(res);
+	/* work without a tick: the totals are those of the build (at most one interval old) */
+	sonde_task_memory(workers[0], 5);
+	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 "}", sonde_task_id(pool));
+	assert_true(json_is_true(json_object_get(res, "index_reused")));
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(res,
+	                 "roots"), 0), "memory")), 2 + 150 * 10);
+	json_decref(res);
+	/* a tick: rebuilt, exact again */
+	registry_tick(fake_now += 1000000000u);
+	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 "}", sonde_task_id(pool));
+	assert_true(json_is_false(json_object_get(res, "index_reused")));
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(res,
+	                 "roots"), 0), "memory")), 2 + 150 * 10 + 5);
+	json_decref(res);
+	/* a spawn: rebuilt at once, the new child is there */
+	extra = spawn("ct-tree-extra", pool);
+	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 "}", sonde_task_id(pool));
+	assert_true(json_is_false(json_object_get(res, "index_reused")));
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(res,
+	                 "roots"), 0), "child_count")), 151);
+	json_decref(res);
+	/* an exit: rebuilt at once, the child is gone */
+	sonde_task_exit(extra, NULL);
+	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 "}", sonde_task_id(pool));
+	assert_true(json_is_false(json_object_get(res, "index_reused")));
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(res,
+	                 "roots"), 0), "child_count")), 150);
+	json_decref(res);
+	sonde_task_memory(workers[0], -5);
+}
+
 /* Identical requests share one answer for SONDE_TASKS_CACHE_MS; a tick or other arguments
  * make a fresh one. */
 static void test_tasks_shared_answer(void **state)
@@ -800,6 +1007,10 @@ int main(void)
 		cmocka_unit_test(test_inspect_output_sensitive_timeout_busy),
 		cmocka_unit_test(test_tree_totals_and_bounds),
 		cmocka_unit_test(test_tree_orphans_and_recycled_parents),
+		cmocka_unit_test(test_tasks_find_position),
+		cmocka_unit_test(test_tasks_deep_offset),
+		cmocka_unit_test(test_tree_children_cap),
+		cmocka_unit_test(test_tree_index_reuse),
 	};
 
 	/* every other test wants a fresh answer to each request */
