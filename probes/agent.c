@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -73,6 +74,8 @@ static struct {
 	struct client **clients;  /* info.max_clients slots */
 	uint64_t next_tick_ns;
 	uint64_t last_refusal_log_ns;
+	uint64_t accept_resume_ns;   /* out of descriptors: the listening socket rests until then */
+	uint64_t last_accept_log_ns;
 	int atfork_registered;
 } agent = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -386,6 +389,28 @@ static void agent_refuse(int fd, const char *code, const char *message)
 	agent.info.refused++;
 }
 
+#define AGENT_ACCEPT_REST_NS 1000000000u
+
+/* accept4() failed for want of descriptors or memory: stop polling the listening socket for a
+ * while and say why (at most once a minute), naming the limit an operator would raise. */
+static void agent_accept_rest(int err)
+{
+	uint64_t now = agent_now_ns();
+	struct rlimit rl;
+
+	agent.accept_resume_ns = now + AGENT_ACCEPT_REST_NS;
+	if (agent.last_accept_log_ns != 0 && now - agent.last_accept_log_ns < 60000000000u)
+		return;
+	agent.last_accept_log_ns = now;
+	if (err == EMFILE && getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		agent_log("cannot accept a client: %s (RLIMIT_NOFILE %llu); it is served once the "
+		          "process closes descriptors; raise the limit (ulimit -n, LimitNOFILE=)",
+		          strerror(err), (unsigned long long)rl.rlim_cur);
+	else
+		agent_log("cannot accept a client: %s; it is served once the system frees resources",
+		          strerror(err));
+}
+
 static void agent_accept(void)
 {
 	for (;;) {
@@ -398,8 +423,14 @@ static void agent_accept(void)
 		uint64_t now;
 
 		fd = accept4(agent.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			/* Out of descriptors (or memory): the connection stays queued and poll() reports
+			 * the socket readable at once, so polling it again would spin the agent thread
+			 * at 100% CPU on a host already in trouble. Rest it for a second. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				agent_accept_rest(errno);
 			return;
+		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0) {
 			agent_refuse(fd, ERR_PERMISSION, "cannot verify your uid (SO_PEERCRED failed)");
 			continue;
@@ -528,11 +559,16 @@ static void *agent_main(void *arg)
 				agent.next_tick_ns = now + (uint64_t)agent.info.interval_ms * 1000000u;
 		}
 		timeout = (int)((agent.next_tick_ns - now + 999999) / 1000000);
+		if (now < agent.accept_resume_ns &&
+		    agent.accept_resume_ns - now < (uint64_t)timeout * 1000000u)
+			timeout = (int)((agent.accept_resume_ns - now + 999999) / 1000000);
 
 		if (agent_fds_lost())
 			break;
 		pfd[nfds++] = (struct pollfd){.fd = agent.wake[0], .events = POLLIN};
-		pfd[nfds++] = (struct pollfd){.fd = agent.listen_fd, .events = POLLIN};
+		/* A negative fd is skipped by poll(): the listening socket rests (agent_accept_rest). */
+		pfd[nfds++] = (struct pollfd){.fd = now < agent.accept_resume_ns ? -1 : agent.listen_fd,
+		                              .events = POLLIN};
 		for (unsigned i = 0; i < agent.info.max_clients; i++) {
 			struct client *c = agent.clients[i];
 			if (c == NULL)

@@ -1,0 +1,155 @@
+/*
+ * test_agent_limits.c - the agent when the host runs out of operating-system resources, in
+ * process (the agent and the "host" are this test): the agent must not spin, must say why on
+ * stderr, and must serve the waiting client once the resource is back.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "agent.h"
+#include "sonde.h"
+
+/* CPU time of a thread in nanoseconds, from an already open schedstat (pread at 0 re-reads it:
+ * no new descriptor is needed while the process has none left). */
+static long long test_thread_cpu_ns(int fd)
+{
+	char buf[128];
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return atoll(buf);
+}
+
+static void test_sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/*
+ * The host is at RLIMIT_NOFILE when an operator attaches (the moment sonde is needed most):
+ * accept4() fails with EMFILE while the connection stays queued, so the listening socket stays
+ * readable. The agent must rest it rather than poll it in a loop (it burned a whole core here,
+ * for as long as the host stayed at its limit), log the cause with the limit to raise, and greet
+ * the waiting client once descriptors are free again.
+ */
+static void test_out_of_descriptors_no_spin(void **state)
+{
+	char dir[] = "/tmp/sonde-test-limits-XXXXXX", path[160], buf[4096];
+	struct sonde_options opts = {0};
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct rlimit old, low;
+	int fillers[256], nfill = 0, client, stat_fd, errpipe[2], saved_err;
+	long long cpu0, cpu1;
+	pid_t tid = 0;
+	size_t got = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	opts.dir = dir;
+	opts.interval_ms = 1000;
+	/* The agent's log goes to stderr: catch it in a pipe to check what it says. */
+	assert_int_equal(pipe2(errpipe, O_NONBLOCK | O_CLOEXEC), 0);
+	saved_err = dup(STDERR_FILENO);
+	assert_true(saved_err >= 0);
+	dup2(errpipe[1], STDERR_FILENO);
+
+	assert_int_equal(sonde_start(&opts), 0);
+	for (int i = 0; i < 200 && (tid = agent_info()->agent_tid) == 0; i++)
+		test_sleep_ms(10);
+	assert_true(tid > 0);
+	snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", (long)tid);
+	stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(stat_fd >= 0);
+	client = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(client >= 0);
+
+	/* No descriptor left for the process: a low soft limit, every number below it taken. */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 64;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (nfill < 256) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			break;
+		fillers[nfill++] = fd;
+	}
+	assert_true(nfill < 256);
+
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sonde_socket_path());
+	assert_int_equal(connect(client, (struct sockaddr *)&sa, sizeof sa), 0);
+	test_sleep_ms(200);   /* the agent has seen the connection and failed to accept it */
+	cpu0 = test_thread_cpu_ns(stat_fd);
+	test_sleep_ms(1500);
+	cpu1 = test_thread_cpu_ns(stat_fd);
+
+	/* Descriptors back: the waiting client is greeted within the rest period (1 s) or so. */
+	for (int i = 0; i < nfill; i++)
+		close(fillers[i]);
+	setrlimit(RLIMIT_NOFILE, &old);
+	{
+		struct pollfd p = {.fd = client, .events = POLLIN};
+		for (int waited = 0; waited < 5000 && got < 12; waited += 100) {
+			ssize_t n;
+			if (poll(&p, 1, 100) <= 0)
+				continue;
+			n = recv(client, buf + got, sizeof buf - 1 - got, MSG_DONTWAIT);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		buf[got] = '\0';
+	}
+	close(client);
+	close(stat_fd);
+	sonde_stop();
+	dup2(saved_err, STDERR_FILENO);
+	close(saved_err);
+	close(errpipe[1]);
+	{
+		char log[2048];
+		ssize_t n = read(errpipe[0], log, sizeof log - 1);
+		log[n > 0 ? n : 0] = '\0';
+		close(errpipe[0]);
+		rmdir(dir);
+		if (strstr(log, "cannot accept a client") == NULL || strstr(log, "RLIMIT_NOFILE") == NULL)
+			fail_msg("the agent did not say why it cannot accept; its log: \"%s\"", log);
+	}
+
+	assert_true(cpu0 >= 0 && cpu1 >= 0);
+	if (cpu1 - cpu0 > 150000000LL)
+		fail_msg("agent thread spent %.0f ms of CPU in 1.5 s while the process had no "
+		         "descriptor left (it spins on the listening socket)",
+		         (double)(cpu1 - cpu0) / 1e6);
+	if (strncmp(buf, "{\"sonde\":1", 10) != 0)
+		fail_msg("the waiting client got no greeting once descriptors were free: \"%s\"", buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_out_of_descriptors_no_spin),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
