@@ -9,11 +9,13 @@
  * node budget shows the upper levels whole before the deep ones, children in id order, and a
  * node whose children are not all shown says how many are missing ("truncated":N).
  *
- * The index (links, children lists, subtree totals) is built at most once per sampling interval:
- * the first `tree` after a tick builds it, later ones answer from it until the next tick, or
- * until a task spawned or exited (then the tree would be wrong, not just a little old). So the
- * totals are exact as of the build, at most one interval old, and a screen polling the tree
- * costs one pass over the tasks per interval, not one per request.
+ * The index (links, children lists, subtree totals) is built lazily and reused: it is rebuilt
+ * when something changed since (a sample was taken, a task spawned or exited), at once if the
+ * last build cost under 2 ms, else once it is older than TREE_REBUILD_FACTOR times what it
+ * cost. So trees cost the agent at most ~5% of its time however many screens poll and however
+ * fast tasks churn; a tree of up to ~150k tasks is always current; a tree of a million (~30-50 ms) is rebuilt about once a second,
+ * its totals exact as of that build (the reply says how old: index_age_ms). A task that exited
+ * since shows as "exited"; one spawned since shows at the next build.
  *
  * A per-node children cap (`children`) keeps one wide supervisor (a million parked sessions)
  * from spending the node budget its siblings' subtrees need: a capped node shows its first
@@ -41,6 +43,8 @@
 #define TREE_CHILDREN_DEFAULT 1000
 #define TREE_CHILDREN_MAX 10000
 #define NONE UINT32_MAX
+#define TREE_REBUILD_FACTOR 20   /* rebuild no sooner than 20x the last build's cost: <= 5% */
+#define TREE_REBUILD_FREE_NS 2000000u /* a build cheaper than 2 ms (~150k tasks) is always redone */
 
 struct tree {
 	uint32_t nslots;
@@ -70,6 +74,8 @@ static struct tree_built {
 	uint32_t nslots;
 	uint64_t at_ns, cost_ns;   /* agent_now_ns() of the build, and what it took */
 } built;
+
+static void tree_memo_clear(void);
 
 /* Release the scratch arrays (on allocation failure, to retry next time). */
 static void tree_free(struct tree *t)
@@ -208,8 +214,8 @@ static int tree_index_build(struct tree **out)
 	return 0;
 }
 
-/* The index for this request: the one already built if no tick, spawn or exit happened since,
- * else a fresh one. *reused says which. 0, or -1 (memory). */
+/* The index for this request: the one already built if nothing changed since, or if it is
+ * too fresh to rebuild for its cost; else a fresh one. *reused says which. 0, or -1 (memory). */
 static int tree_build(struct tree **out, int *reused)
 {
 	struct registry_window w;
@@ -217,13 +223,17 @@ static int tree_build(struct tree **out, int *reused)
 	uint32_t n = registry_slot_limit();
 
 	registry_window(&w);
-	*reused = built.valid && built.tick == w.ticks && built.spawned == spawned &&
-	          built.exited == exited && built.nslots == n;
+	*reused = built.valid &&
+	          ((built.tick == w.ticks && built.spawned == spawned && built.exited == exited &&
+	            built.nslots == n) ||
+	           (built.cost_ns >= TREE_REBUILD_FREE_NS &&
+	            agent_now_ns() - built.at_ns < TREE_REBUILD_FACTOR * built.cost_ns));
 	if (*reused) {
 		*out = &scratch;
 		return 0;
 	}
 	built.valid = 0;
+	tree_memo_clear();
 	t0 = agent_now_ns();
 	if (tree_index_build(out) != 0)
 		return -1;
@@ -259,16 +269,69 @@ static json_t *tree_node(const struct tree *t, uint32_t s)
 	return o;
 }
 
-/* Pick up to cap of the given slots in id order. Returns how many are in items. */
-static size_t tree_pick(const struct tree *t, const uint32_t *slots, uint32_t n, size_t cap,
-                        struct topn_item *items)
-{
-	struct topn top;
+/*
+ * The first children of a very wide node (a million sessions under one supervisor) take a pass
+ * over all its children's ids (~3 ms at 1M, scattered reads); screens ask for the same node
+ * every refresh, so the pick is remembered per node until the index is rebuilt. A few nodes,
+ * at most TREE_CHILDREN_MAX items each.
+ */
+#define TREE_MEMO_NODES 8
+#define TREE_MEMO_MIN_KIDS 4096
 
+static struct tree_memo {
+	uint32_t slot;             /* NONE: empty */
+	size_t cap, n;
+	struct topn_item *items;   /* TREE_CHILDREN_MAX of them, kept */
+	uint64_t used;
+} memo[TREE_MEMO_NODES];
+static uint64_t memo_clock;
+
+/* Forget every remembered pick (the index changed). */
+static void tree_memo_clear(void)
+{
+	for (int i = 0; i < TREE_MEMO_NODES; i++)
+		memo[i].slot = NONE;
+}
+
+/* Pick up to cap of the given slots in id order. Returns how many are in items. parent is the
+ * slot whose children these are (NONE for the top level): a wide node's pick is remembered. */
+static size_t tree_pick(const struct tree *t, uint32_t parent, const uint32_t *slots, uint32_t n,
+                        size_t cap, struct topn_item *items)
+{
+	struct tree_memo *m = NULL;
+	struct topn top;
+	size_t got;
+
+	if (parent != NONE && n >= TREE_MEMO_MIN_KIDS && cap <= TREE_CHILDREN_MAX) {
+		for (int i = 0; i < TREE_MEMO_NODES; i++)
+			if (memo[i].slot == parent && memo[i].items != NULL &&
+			    (memo[i].cap >= cap || memo[i].n < memo[i].cap)) {
+				got = memo[i].n < cap ? memo[i].n : cap;
+				memcpy(items, memo[i].items, got * sizeof *items);
+				memo[i].used = ++memo_clock;
+				return got;
+			}
+		m = &memo[0]; /* least recently used, to be refilled below */
+		for (int i = 1; i < TREE_MEMO_NODES; i++)
+			if (memo[i].used < m->used)
+				m = &memo[i];
+	}
 	topn_init(&top, items, cap, 0, NULL, NULL);
 	for (uint32_t k = 0; k < n; k++)
 		topn_offer(&top, topn_key_u64(t->id[slots[k]]), t->id[slots[k]], slots[k], 0);
-	return topn_finish(&top);
+	got = topn_finish(&top);
+	if (m != NULL) {
+		if (m->items == NULL)
+			m->items = malloc(TREE_CHILDREN_MAX * sizeof *m->items);
+		if (m->items != NULL) {
+			memcpy(m->items, items, got * sizeof *items);
+			m->slot = parent;
+			m->cap = cap;
+			m->n = got;
+			m->used = ++memo_clock;
+		}
+	}
+	return got;
 }
 
 struct tree_pending {
@@ -296,7 +359,7 @@ static json_t *tree_expand(const struct tree *t, const uint32_t *top, uint32_t n
 		free(items);
 		return arr;
 	}
-	n = tree_pick(t, top, ntop, (size_t)budget, items);
+	n = tree_pick(t, NONE, top, ntop, (size_t)budget, items);
 	for (k = 0; k < n; k++) {
 		json_t *node = tree_node(t, items[k].idx);
 
@@ -316,7 +379,7 @@ static json_t *tree_expand(const struct tree *t, const uint32_t *top, uint32_t n
 			json_object_set_new(p.node, "truncated", json_integer(nk));
 			continue;
 		}
-		n = tree_pick(t, t->kids + t->first[p.slot], nk,
+		n = tree_pick(t, p.slot, t->kids + t->first[p.slot], nk,
 		              (size_t)(budget < children ? budget : children), items);
 		kids = json_array();
 		for (k = 0; k < n; k++) {

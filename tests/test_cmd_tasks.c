@@ -909,8 +909,61 @@ static void test_tree_children_cap(void **state)
 	assert_null(run(&cmd_tree_entry, "{\"children\":\"5\"}"));
 }
 
-/* The index is reused until a tick, a spawn or an exit: totals as of the last build, the
- * structure always current. */
+/* A wide node (over 4096 children: its pick is remembered) gives the same first children in id
+ * order for any cap, asked in any sequence, and a rebuilt index forgets the pick. */
+static void test_tree_wide_node(void **state)
+{
+	enum { WIDE = 5000 };
+	static const int caps[] = {10, 50, 20, 50, 3000, 7};
+	sonde_task *sup = spawn_full("ct-wide-sup", NULL, SONDE_SUPERVISOR, NULL, NULL, 0);
+	sonde_task **kids = calloc(WIDE, sizeof *kids);
+	json_t *res, *node, *arr;
+
+	(void)state;
+	assert_non_null(kids);
+	for (int i = 0; i < WIDE; i++)
+		kids[i] = spawn("ct-wide-kid", sup);
+	for (size_t c = 0; c < sizeof caps / sizeof *caps; c++) {
+		res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 ",\"children\":%d,\"limit\":100000}",
+		          sonde_task_id(sup), caps[c]);
+		node = json_array_get(json_object_get(res, "roots"), 0);
+		arr = json_object_get(node, "children");
+		assert_int_equal(json_array_size(arr), caps[c]);
+		assert_int_equal(json_integer_value(json_object_get(node, "truncated")), WIDE - caps[c]);
+		/* ids are handed out in order on one thread: the first children are the first spawned */
+		for (int k = 0; k < caps[c]; k++)
+			assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, (size_t)k),
+			                                                    "id")),
+			                 (json_int_t)sonde_task_id(kids[k]));
+		json_decref(res);
+	}
+	/* the first child exits: the rebuilt index (and pick) no longer has it */
+	sonde_task_exit(kids[0], NULL);
+	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 ",\"children\":10}", sonde_task_id(sup));
+	node = json_array_get(json_object_get(res, "roots"), 0);
+	assert_int_equal(json_integer_value(json_object_get(node, "child_count")), WIDE - 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(node,
+	                 "children"), 0), "id")), (json_int_t)sonde_task_id(kids[1]));
+	json_decref(res);
+	for (int i = 1; i < WIDE; i++)
+		sonde_task_exit(kids[i], NULL);
+	sonde_task_exit(sup, NULL);
+	free(kids);
+}
+
+/* Wait until the tree index may be rebuilt: 20x its last build's cost (microseconds here). */
+static double tree_build_ms = 1;
+
+static void tree_index_settle(void)
+{
+	double ms = tree_build_ms;
+	struct timespec ts = {0, (long)(ms * 20 * 1e6) + 2000000};
+
+	nanosleep(&ts, NULL);
+}
+
+/* The index is reused until a tick, a spawn or an exit (and then rebuilt only when older than
+ * 20x its cost): totals as of the last build, the structure current once rebuilt. */
 static void test_tree_index_reuse(void **state)
 {
 	json_t *res;
@@ -919,11 +972,13 @@ static void test_tree_index_reuse(void **state)
 	(void)state;
 	make_tree();
 	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 "}", sonde_task_id(pool));
+	tree_build_ms = json_real_value(json_object_get(res, "index_build_ms"));
 	json_decref(res);
 	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 "}", sonde_task_id(pool));
 	assert_true(json_is_true(json_object_get(res, "index_reused")));
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(res,
 	                 "roots"), 0), "memory")), 2 + 150 * 10);
+	tree_build_ms = json_real_value(json_object_get(res, "index_build_ms"));
 	json_decref(res);
 	/* work without a tick: the totals are those of the build (at most one interval old) */
 	sonde_task_memory(workers[0], 5);
@@ -931,27 +986,34 @@ static void test_tree_index_reuse(void **state)
 	assert_true(json_is_true(json_object_get(res, "index_reused")));
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(res,
 	                 "roots"), 0), "memory")), 2 + 150 * 10);
+	tree_build_ms = json_real_value(json_object_get(res, "index_build_ms"));
 	json_decref(res);
 	/* a tick: rebuilt, exact again */
 	registry_tick(fake_now += 1000000000u);
+	tree_index_settle();
 	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 "}", sonde_task_id(pool));
 	assert_true(json_is_false(json_object_get(res, "index_reused")));
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(res,
 	                 "roots"), 0), "memory")), 2 + 150 * 10 + 5);
+	tree_build_ms = json_real_value(json_object_get(res, "index_build_ms"));
 	json_decref(res);
-	/* a spawn: rebuilt at once, the new child is there */
+	/* a spawn: rebuilt, the new child is there */
 	extra = spawn("ct-tree-extra", pool);
+	tree_index_settle();
 	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 "}", sonde_task_id(pool));
 	assert_true(json_is_false(json_object_get(res, "index_reused")));
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(res,
 	                 "roots"), 0), "child_count")), 151);
+	tree_build_ms = json_real_value(json_object_get(res, "index_build_ms"));
 	json_decref(res);
-	/* an exit: rebuilt at once, the child is gone */
+	/* an exit: rebuilt, the child is gone */
 	sonde_task_exit(extra, NULL);
+	tree_index_settle();
 	res = run(&cmd_tree_entry, "{\"root\":%" PRIu64 "}", sonde_task_id(pool));
 	assert_true(json_is_false(json_object_get(res, "index_reused")));
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(res,
 	                 "roots"), 0), "child_count")), 150);
+	tree_build_ms = json_real_value(json_object_get(res, "index_build_ms"));
 	json_decref(res);
 	sonde_task_memory(workers[0], -5);
 }
@@ -1010,6 +1072,7 @@ int main(void)
 		cmocka_unit_test(test_tasks_find_position),
 		cmocka_unit_test(test_tasks_deep_offset),
 		cmocka_unit_test(test_tree_children_cap),
+		cmocka_unit_test(test_tree_wide_node),
 		cmocka_unit_test(test_tree_index_reuse),
 	};
 
