@@ -3,8 +3,10 @@
  * tree (observer's Applications tab), each node with kind/strategy, status, restarts and the
  * memory and reductions of its whole subtree.
  *
- * The agent answers `tree` breadth first within a node budget, so the upper levels are always
- * whole; a node whose children were not all sent says how many are missing. Collapsing and
+ * The agent answers `tree` breadth first within a node budget and at most TREE_PAGE children
+ * per node, so the upper levels are always whole and one wide supervisor (a million sessions)
+ * cannot crowd out its siblings; a node whose children were not all sent says how many are
+ * missing, shown as a "… N more" row that, opened, asks for that node's next page. Collapsing and
  * expanding is local (no request), and the selection stays on the same task across refreshes.
  * A node whose restart count rose since the previous refresh is a restart storm in progress:
  * it is drawn in the critical colour with the increase, for a few refreshes.
@@ -26,14 +28,15 @@
 
 #define TREE_DEPTH 16            /* levels asked for */
 #define TREE_LIMIT 1000          /* nodes asked for (the agent's budget: ~250 KiB of JSON) */
-#define TREE_MAX_ROWS 6000       /* flattened rows kept (nodes + "more" rows) */
+#define TREE_MAX_ROWS 12000      /* flattened rows kept (nodes + "more" rows) */
 #define TREE_WIDE 100            /* a node with more children starts collapsed */
 #define TREE_MAX_STATE 4096      /* nodes whose expansion the user chose */
 #define TREE_STORM_S 5.0         /* how long a restart increase stays highlighted */
 #define TREE_MAX_DEPTH 64
 #define TREE_AGENT_SHARE 0.02    /* at most this share of the agent's time goes to our trees */
 #define TREE_SUBTREES 4          /* expanded nodes missing children asked for at once */
-#define TREE_SUB_LIMIT 5000      /* children asked for such a node */
+#define TREE_PAGE 100            /* children per node in the main reply, and per "more" page */
+#define TREE_PAGES_MAX 100       /* pages a node can show: the agent's children cap, 10,000 */
 #define TREE_MAX_PERIOD_S 60.0
 
 enum tree_col { COL_TREE, COL_ID, COL_KIND, COL_STATUS, COL_RESTARTS, COL_MEM, COL_REDS,
@@ -53,6 +56,7 @@ static const struct table_column tree_columns[COL_COUNT] = {
 struct tree_row {
 	const json_t *node;        /* NULL for a "N more not shown" row */
 	uint64_t id;
+	uint64_t parent;           /* for a "more" row: whose children (0: the top level) */
 	int depth;
 	int expanded, has_kids;
 	long more;                 /* for a "more" row: how many */
@@ -63,6 +67,7 @@ struct tree_row {
 struct tree_choice {
 	uint64_t id;
 	int expanded;
+	int pages;                 /* pages of TREE_PAGE children shown (0: one) */
 };
 
 /* Restart counts seen, for storm detection. */
@@ -111,17 +116,49 @@ static int tree_is_expanded(const json_t *node, uint64_t id)
 	return ui_num(node, "child_count") <= TREE_WIDE;
 }
 
-/* Remember the user's choice for a node across refreshes (bounded). */
-static void tree_set_expanded(uint64_t id, int expanded)
+/* The choice record of a node, made if need be (NULL when the table is full). */
+static struct tree_choice *tree_choice_get(uint64_t id)
 {
 	struct tree_choice *c = tree_choice_find(id);
 
 	if (c == NULL && tree.nchoice < TREE_MAX_STATE) {
 		c = &tree.choice[tree.nchoice++];
 		c->id = id;
+		c->pages = 1;
 	}
+	return c;
+}
+
+/* Remember the user's choice for a node across refreshes (bounded). */
+static void tree_set_expanded(uint64_t id, int expanded)
+{
+	struct tree_choice *c = tree_choice_get(id);
+
 	if (c != NULL)
 		c->expanded = expanded;
+}
+
+/* How many children the screen asks for under a node: TREE_PAGE per page opened. */
+static int tree_children_wanted(uint64_t id)
+{
+	const struct tree_choice *c = tree_choice_find(id);
+	int pages = c != NULL && c->pages > 1 ? c->pages : 1;
+
+	return pages * TREE_PAGE;
+}
+
+/* Show more of a node's children: pages more pages (at most the agent's cap). 1 if it grew. */
+static int tree_more_pages(uint64_t id, int pages)
+{
+	struct tree_choice *c = tree_choice_get(id);
+
+	if (c == NULL || c->pages >= TREE_PAGES_MAX)
+		return 0;
+	c->expanded = 1;
+	c->pages = (c->pages > 0 ? c->pages : 1) + pages;
+	if (c->pages > TREE_PAGES_MAX)
+		c->pages = TREE_PAGES_MAX;
+	return 1;
 }
 
 /* ---- restart storms ---------------------------------------------------------------------- */
@@ -187,7 +224,8 @@ static void tree_restart_walk(const json_t *nodes, double now, int depth)
 /*
  * The agent's node budget shows the upper levels whole; a node below it (or a very wide one)
  * comes without all its children. When the user expands such a node, its children are asked
- * for on their own (`tree root=ID depth=1`), and the flattening uses that answer.
+ * for on their own (`tree root=ID depth=1 children=N`, N growing by a page each time its
+ * "more" row is opened), and the flattening uses that answer.
  */
 static const char *tree_sub_slot(char *buf, size_t size, uint64_t id)
 {
@@ -218,7 +256,8 @@ static const json_t *tree_children(const json_t *node, uint64_t id, long *trunca
 /* ---- flattening -------------------------------------------------------------------------- */
 
 /* Append the visible rows of nodes (depth first), with branch glyphs from the ancestors. */
-static void tree_flatten(const json_t *nodes, int depth, const char *prefix, long truncated)
+static void tree_flatten(const json_t *nodes, int depth, const char *prefix, long truncated,
+                         uint64_t parent)
 {
 	int ascii = theme_ascii();
 	size_t n = json_array_size(nodes);
@@ -235,6 +274,7 @@ static void tree_flatten(const json_t *nodes, int depth, const char *prefix, lon
 		r->has_kids = ui_num(node, "child_count") > 0;
 		r->expanded = r->has_kids && tree_is_expanded(node, r->id);
 		r->more = 0;
+		r->parent = parent;
 		snprintf(r->prefix, sizeof r->prefix, "%s%s", prefix,
 		         depth == 0 ? "" : last ? (ascii ? "`-" : "└─") : (ascii ? "|-" : "├─"));
 		snprintf(child_prefix, sizeof child_prefix, "%s%s", prefix,
@@ -245,7 +285,7 @@ static void tree_flatten(const json_t *nodes, int depth, const char *prefix, lon
 
 			if (missing > 0 && tree.nsub < TREE_SUBTREES) /* ask for the rest */
 				tree.sub_ids[tree.nsub++] = r->id;
-			tree_flatten(kids, depth + 1, child_prefix, missing);
+			tree_flatten(kids, depth + 1, child_prefix, missing, r->id);
 		}
 	}
 	if (truncated > 0 && tree.nrows < TREE_MAX_ROWS) {
@@ -254,6 +294,7 @@ static void tree_flatten(const json_t *nodes, int depth, const char *prefix, lon
 		memset(r, 0, sizeof *r);
 		r->depth = depth;
 		r->more = truncated;
+		r->parent = parent;
 		snprintf(r->prefix, sizeof r->prefix, "%s%s", prefix, ascii ? "`-" : "└─");
 	}
 }
@@ -269,10 +310,10 @@ static void tree_rebuild(struct ui *ui)
 	if (r == NULL || r->result == NULL)
 		return;
 	tree_flatten(json_object_get(r->result, "roots"), 0, "",
-	             (long)ui_num(r->result, "truncated"));
+	             (long)ui_num(r->result, "truncated"), 0);
 	if (tree.sel_id != 0)
 		for (size_t i = 0; i < tree.nrows; i++)
-			if (tree.rows[i].id == tree.sel_id) {
+			if (tree.rows[i].id == tree.sel_id && tree.rows[i].node != NULL) {
 				tree.sel = (long)i;
 				break;
 			}
@@ -318,7 +359,8 @@ static void tree_fetch(struct ui *ui)
 	}
 	tree.page = ui->body_h - 2 > 1 ? ui->body_h - 2 : 1;
 	fetch_want(ui->fetch, "tree", "tree",
-	           json_pack("{s:i, s:i}", "depth", TREE_DEPTH, "limit", TREE_LIMIT));
+	           json_pack("{s:i, s:i, s:i}", "depth", TREE_DEPTH, "limit", TREE_LIMIT, "children",
+	                     TREE_PAGE));
 	/* expanded nodes the budget left without (all) their children: ask for those alone */
 	tree_rebuild(ui);
 	double took = r != NULL ? r->took_ms : 0;
@@ -327,15 +369,18 @@ static void tree_fetch(struct ui *ui)
 		const struct fetch_reply *sub;
 
 		tree_sub_slot(slot, sizeof slot, tree.sub_ids[i]);
+		int want = tree_children_wanted(tree.sub_ids[i]);
+
 		fetch_want(ui->fetch, slot, "tree",
-		           json_pack("{s:I, s:i, s:i}", "root", (json_int_t)tree.sub_ids[i], "depth", 1,
-		                     "limit", TREE_SUB_LIMIT));
+		           json_pack("{s:I, s:i, s:i, s:i}", "root", (json_int_t)tree.sub_ids[i], "depth",
+		                     1, "limit", want + 1, "children", want));
 		sub = fetch_get(ui->fetch, slot);
 		if (sub != NULL)
 			took += sub->took_ms;
 	}
-	/* A tree is one pass over every task in the agent (~50-170 ms at a million): ask for
-	 * them only as often as keeps that under TREE_AGENT_SHARE of the agent's time. */
+	/* A tree costs the agent a pass over every task when its index is rebuilt (~30-50 ms at a
+	 * million, about once a second), little otherwise: ask only as often as keeps what it
+	 * reports under TREE_AGENT_SHARE of the agent's time. */
 	tree.period_s = 0;
 	if (took / 1e3 / TREE_AGENT_SHARE > ui->interval_ms / 1e3) {
 		tree.period_s = took / 1e3 / TREE_AGENT_SHARE;
@@ -361,7 +406,15 @@ static void tree_draw_row(struct ui *ui, WINDOW *w, int y, int width, const stru
 
 	memset(cell, 0, sizeof cell);
 	if (n == NULL) {
-		snprintf(cell[COL_TREE], sizeof cell[0], "%s %ld more not shown", r->prefix, r->more);
+		char m[FMT_SIZE];
+
+		fmt_count(m, sizeof m, (double)r->more);
+		if (r->parent != 0 && tree_children_wanted(r->parent) < TREE_PAGES_MAX * TREE_PAGE)
+			snprintf(cell[COL_TREE], sizeof cell[0], "%s%s %s more not shown (space: next %d)",
+			         r->prefix, theme_ascii() ? "..." : "…", m, TREE_PAGE);
+		else
+			snprintf(cell[COL_TREE], sizeof cell[0], "%s%s %s more not shown", r->prefix,
+			         theme_ascii() ? "..." : "…", m);
 	} else {
 		const char *mark = !r->has_kids ? (theme_ascii() ? "  " : "  ")
 		                   : r->expanded ? (theme_ascii() ? "- " : "▾ ")
@@ -514,13 +567,37 @@ static const struct tree_row *tree_selected(void)
 	return &tree.rows[tree.sel];
 }
 
-/* Space: collapse or expand (Enter is kept for the detail). */
+/* The selected row, if it is a "more" row under a node (not the top level). */
+static const struct tree_row *tree_selected_more(void)
+{
+	if (tree.sel < 0 || tree.sel >= (long)tree.nrows || tree.rows[tree.sel].node != NULL ||
+	    tree.rows[tree.sel].parent == 0)
+		return NULL;
+	return &tree.rows[tree.sel];
+}
+
+/* On a "more" row: ask for the next page of that node's children. The selection stays on this
+ * line, which then holds the first child of the new page. */
+static unsigned tree_open_more(struct ui *ui)
+{
+	const struct tree_row *m = tree_selected_more();
+
+	(void)ui;
+	if (m == NULL || !tree_more_pages(m->parent, 1))
+		return KEYS_HANDLED;
+	tree.sel_id = 0; /* keep the line, not a task */
+	return KEYS_HANDLED | KEYS_REDRAW | KEYS_REFETCH;
+}
+
+/* Space: collapse or expand (Enter is kept for the detail); on a "more" row, the next page. */
 static unsigned tree_key_toggle(struct ui *ui, int key)
 {
 	const struct tree_row *r = tree_selected();
 
-	(void)ui, (void)key;
-	if (r != NULL && r->has_kids)
+	(void)key;
+	if (r == NULL)
+		return tree_open_more(ui);
+	if (r->has_kids)
 		tree_set_expanded(r->id, !r->expanded);
 	return KEYS_HANDLED | KEYS_REDRAW;
 }
@@ -530,8 +607,10 @@ static unsigned tree_key_expand(struct ui *ui, int key)
 {
 	const struct tree_row *r = tree_selected();
 
-	(void)ui, (void)key;
-	if (r != NULL && r->has_kids)
+	(void)key;
+	if (r == NULL)
+		return tree_open_more(ui);
+	if (r->has_kids)
 		tree_set_expanded(r->id, 1);
 	return KEYS_HANDLED | KEYS_REDRAW;
 }
@@ -556,13 +635,22 @@ static unsigned tree_key_collapse(struct ui *ui, int key)
 	return tree_moved();
 }
 
-/* Expand everything under the selected node (as much as the agent sent). */
+/* Expand everything under the selected node (as much as the agent sent), each node with as many
+ * pages as its children fill (up to the agent's cap). */
 static void tree_expand_all(const json_t *node)
 {
 	const json_t *kids = json_object_get(node, "children");
+	double nk = ui_num(node, "child_count");
+	uint64_t id = (uint64_t)json_integer_value(json_object_get(node, "id"));
 
-	if (ui_num(node, "child_count") > 0)
-		tree_set_expanded((uint64_t)json_integer_value(json_object_get(node, "id")), 1);
+	if (nk > 0) {
+		int pages = (int)((nk + TREE_PAGE - 1) / TREE_PAGE);
+		struct tree_choice *c;
+
+		tree_set_expanded(id, 1);
+		if ((c = tree_choice_find(id)) != NULL && c->pages < pages)
+			tree_more_pages(id, pages - c->pages);
+	}
 	for (size_t i = 0; i < json_array_size(kids); i++)
 		tree_expand_all(json_array_get(kids, i));
 }
@@ -585,7 +673,7 @@ static unsigned tree_key_detail(struct ui *ui, int key)
 
 	(void)key;
 	if (r == NULL)
-		return KEYS_HANDLED;
+		return tree_open_more(ui);
 	ui_open_detail(ui, r->id);
 	return KEYS_HANDLED | KEYS_REDRAW | KEYS_REFETCH;
 }
@@ -594,7 +682,8 @@ static const struct key_binding tree_bindings[] = {
 	{'\r', "Detail", "open the selected task's detail", tree_key_detail},
 	{'\n', NULL, "open the selected task's detail", tree_key_detail},
 	{KEY_ENTER, NULL, "open the selected task's detail", tree_key_detail},
-	{' ', "Toggle", "collapse or expand the selected node", tree_key_toggle},
+	{' ', "Toggle", "collapse or expand the selected node; on \"more\": the next page",
+	 tree_key_toggle},
 	{'+', NULL, "expand the selected node", tree_key_expand},
 	{KEY_RIGHT, NULL, "expand the selected node", tree_key_expand},
 	{'-', NULL, "collapse the selected node (on a leaf: go to its parent)", tree_key_collapse},
