@@ -341,6 +341,52 @@ static void test_connect_bad_greetings(void **state)
 	fake_stop(&f);
 }
 
+/*
+ * An agent whose listen queue is full (a stopped or hung host that sonde has tried often
+ * enough): connect() would block forever, and `sonde list` hung for every agent. The deadline
+ * holds and the cause says what to check.
+ */
+static void test_connect_queue_full(void **state)
+{
+	char dir[] = "/tmp/sonde-test-client-XXXXXX", path[128], cmd[128];
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int lfd, queued[256], nq = 0;
+	char *cause = NULL;
+	long long t0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/stuck.sock", dir);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(lfd, 1), 0);   /* never accepts */
+	while (nq < 256) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		assert_true(fd >= 0);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+			assert_int_equal(errno, EAGAIN);
+			close(fd);
+			break;
+		}
+		queued[nq++] = fd;
+	}
+	assert_true(nq < 256);
+	t0 = test_now_ms();
+	alarm(10);   /* a client that blocks in connect() is killed, not left hanging the suite */
+	assert_null(client_connect(path, 300, &cause));
+	alarm(0);
+	assert_true(test_now_ms() - t0 >= 290);
+	if (test_now_ms() - t0 > 3000)
+		fail_msg("client_connect took %lld ms with a 300 ms deadline", test_now_ms() - t0);
+	test_expect_cause(cause, "not accepting connections");
+	for (int i = 0; i < nq; i++)
+		close(queued[i]);
+	close(lfd);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* ---- requests -------------------------------------------------------------------------------- */
 
 /* A good exchange: the greeting kept, args and cmd sent, ids increasing, errors reported. */
@@ -627,6 +673,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_connect_failures),
 		cmocka_unit_test(test_connect_bad_greetings),
+		cmocka_unit_test(test_connect_queue_full),
 		cmocka_unit_test(test_request_ok_and_agent_error),
 		cmocka_unit_test(test_request_skips_stale_reply),
 		cmocka_unit_test(test_request_timeout),

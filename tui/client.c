@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,9 +120,31 @@ static int client_write_all(struct client *c, const char *s, size_t len, long lo
 	return 0;
 }
 
+/*
+ * connect() on a non-blocking socket, retried until the deadline while the agent's listen queue
+ * is full (EAGAIN: a Unix socket never answers EINPROGRESS). A blocking connect() would wait
+ * there forever: a stopped or hung host with a full queue hung `sonde list` for every agent.
+ * The socket is blocking again afterwards. 0, or -1 with errno.
+ */
+static int client_connect_by(int fd, const struct sockaddr_un *sa, long long deadline_ms)
+{
+	int flags;
+
+	while (connect(fd, (const struct sockaddr *)sa, sizeof *sa) != 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN || client_now_ms() >= deadline_ms)
+			return -1;
+		poll(NULL, 0, 20);
+	}
+	flags = fcntl(fd, F_GETFL);
+	return flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0 ? -1 : 0;
+}
+
 struct client *client_connect(const char *path, int timeout_ms, char **cause)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	long long deadline_ms = client_now_ms() + timeout_ms;
 	struct client *c;
 	json_error_t jerr;
 	char *line;
@@ -138,10 +161,14 @@ struct client *client_connect(const char *path, int timeout_ms, char **cause)
 		return NULL;
 	}
 	c->next_id = 1;
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c->fd < 0 || client_connect_by(c->fd, &sa, deadline_ms) != 0) {
 		int e = errno;
-		if (e == ENOENT)
+		if (e == EAGAIN)
+			*cause = xasprintf("the agent at %s is not accepting connections (its queue is "
+			                   "full): the process is stopped or hung, or its agent thread is "
+			                   "stuck; check it with `ps -o stat,wchan -p PID`", path);
+		else if (e == ENOENT)
 			*cause = xasprintf("no agent socket at %s: is the process linked with libsonde or "
 			                   "started with `sonde run`, as this user?", path);
 		else if (e == EACCES || e == EPERM)
@@ -155,7 +182,7 @@ struct client *client_connect(const char *path, int timeout_ms, char **cause)
 		client_close(c);
 		return NULL;
 	}
-	line = client_read_line(c, client_now_ms() + timeout_ms, cause);
+	line = client_read_line(c, deadline_ms, cause);
 	if (line == NULL) {
 		char *inner = *cause;
 		*cause = xasprintf("agent at %s did not greet us: %s", path, inner);
