@@ -6,7 +6,9 @@
  * selection index over `total` rows, so arrows, PgUp/PgDn and Home/End move through a million
  * tasks without ever holding more than a page. In window mode (W) the agent sorts by the change
  * over its last sampling interval (recon's proc_window); in total mode rates are computed here
- * from two consecutive pages.
+ * from two consecutive pages. F follows a task: when it leaves the page, one request
+ * (`tasks find=ID`, same order and filter) gives its position, and the page holding it is
+ * asked next, whatever the number of tasks.
  */
 #include "config.h"
 
@@ -93,8 +95,11 @@ static struct {
 	long scan_offset, scanned;
 	long search_origin;       /* where the search started: it wraps around back to here */
 	int scan_wrapped;
-	int scan_follow;          /* the scan looks for the followed task, not the search text */
 	uint64_t scan_seen_seq;
+	/* locating the followed task that left the page (`tasks find=ID`) */
+	int locating;
+	int follow_gone;          /* said so already: the message is not repeated every refresh */
+	uint64_t locate_seq;      /* the find slot's seq when the locate began: older replies skip */
 } tasks = {.sort = 2, .desc = 1, .total = -1};
 
 /* ---- helpers ----------------------------------------------------------------------------- */
@@ -307,7 +312,6 @@ static void tasks_derive(struct ui *ui, const struct fetch_reply *r)
  * and stopping back at the search's origin. */
 static void tasks_scan_start(long from)
 {
-	tasks.scan_follow = 0;
 	tasks.scanning = 1;
 	tasks.scan_offset = from;
 	tasks.scanned = 0;
@@ -350,11 +354,9 @@ static void tasks_search_from_origin(struct ui *ui)
 	}
 }
 
-/* What a scan looks for: the search text, or the followed task that left the page. */
+/* What a scan looks for: the search text. */
 static int tasks_scan_match(const json_t *row)
 {
-	if (tasks.scan_follow)
-		return (uint64_t)json_integer_value(json_object_get(row, "id")) == tasks.follow_id;
 	return tasks_row_matches(row, tasks.search);
 }
 
@@ -382,12 +384,9 @@ static void tasks_scan_step(struct ui *ui)
 		if (tasks.scan_wrapped && tasks.scan_offset + (long)i >= tasks.search_origin)
 			break; /* back where the search started */
 		if (tasks_scan_match(json_array_get(rows, i))) {
-			long line = tasks.sel - tasks.top; /* a followed task keeps its screen line */
-
 			tasks.scanning = 0;
 			tasks.sel = tasks.scan_offset + (long)i;
-			tasks.top = tasks.sel - (tasks.scan_follow ? line : tasks.page / 2);
-			tasks.follow_lost = 0;
+			tasks.top = tasks.sel - tasks.page / 2;
 			tasks_clamp();
 			return;
 		}
@@ -402,16 +401,71 @@ static void tasks_scan_step(struct ui *ui)
 	if ((tasks.scan_wrapped && tasks.scan_offset >= tasks.search_origin) ||
 	    tasks.scanned >= TASKS_SCAN_MAX) {
 		tasks.scanning = 0;
-		if (tasks.scan_follow) {
-			tasks.follow_lost = 2;
-			ui_message(ui, "task #%llu is not among the %s tasks of this view (exited, or "
-			           "filtered out)", (unsigned long long)tasks.follow_id,
-			           fmt_count(n, sizeof n, (double)tasks.scanned));
-		} else {
-			ui_message(ui, "no task matches \"%s\" (%s rows searched)", tasks.search,
-			           fmt_count(n, sizeof n, (double)tasks.scanned));
-		}
+		ui_message(ui, "no task matches \"%s\" (%s rows searched)", tasks.search,
+		           fmt_count(n, sizeof n, (double)tasks.scanned));
 	}
+}
+
+/* ---- following a task that left the page ------------------------------------------------- */
+
+/* The request that locates the followed task: the view's order and filter, one row, find=ID
+ * (the agent counts the tasks before it in the same pass as the page). */
+static json_t *tasks_locate_args(void)
+{
+	json_t *a = tasks_args(0, 1, tasks.desc);
+
+	json_object_set_new(a, "find", json_integer((json_int_t)tasks.follow_id));
+	return a;
+}
+
+/* Start locating the followed task: only replies newer than now count. */
+static void tasks_locate_start(struct ui *ui)
+{
+	const struct fetch_reply *r = fetch_get(ui->fetch, "tasks.find");
+
+	tasks.locating = 1;
+	tasks.locate_seq = r != NULL ? r->seq : 0;
+}
+
+/* The position arrived: move the view so the task keeps its screen line (the page holding it
+ * is asked next), or say it is not in this view any more. */
+static void tasks_locate_step(struct ui *ui)
+{
+	const struct fetch_reply *r = fetch_get(ui->fetch, "tasks.find");
+	json_t *want, *pos;
+	int mine;
+
+	if (r == NULL || r->seq <= tasks.locate_seq)
+		return;
+	want = tasks_locate_args();
+	mine = json_equal(r->args, want); /* not the answer for another order or filter */
+	json_decref(want);
+	if (!mine)
+		return;
+	tasks.locating = 0;
+	if (r->result == NULL) {
+		ui_message(ui, "cannot locate task #%llu: %s", (unsigned long long)tasks.follow_id,
+		           r->error);
+		tasks.follow_lost = 2;
+		return;
+	}
+	pos = json_object_get(r->result, "position");
+	if (!json_is_integer(pos)) {
+		tasks.follow_lost = 2;
+		if (!tasks.follow_gone)
+			ui_message(ui, "task #%llu is not in this view (exited, or filtered out)",
+			           (unsigned long long)tasks.follow_id);
+		tasks.follow_gone = 1;
+		return;
+	}
+	tasks.follow_gone = 0;
+	long line = tasks.sel - tasks.top; /* a followed task keeps its screen line */
+
+	tasks.total = (long)ui_num(r->result, "total");
+	tasks.sel = (long)json_integer_value(pos);
+	tasks.top = tasks.sel - line;
+	tasks.follow_lost = 0;
+	tasks_clamp();
 }
 
 /* ---- fetch and draw ---------------------------------------------------------------------- */
@@ -446,17 +500,15 @@ static void tasks_fetch(struct ui *ui)
 				            json_array_get(p.rows, (size_t)i), "id")) == tasks.follow_id) {
 					tasks.sel = tasks_page_abs(&p, i);
 					tasks.follow_lost = 0;
+					tasks.follow_gone = 0;
 				}
 		}
 		tasks_clamp();
-		if (tasks.follow_lost == 1 && !tasks.scanning) {
-			/* it moved off the page: look around where it was, then everywhere */
-			tasks.search_origin = tasks.sel > TASKS_SCAN_PAGE / 2
-			                              ? tasks.sel - TASKS_SCAN_PAGE / 2 : 0;
-			tasks_scan_start(tasks.search_origin);
-			tasks.scan_follow = 1;
-		}
+		if (tasks.follow_lost == 1 && !tasks.locating)
+			tasks_locate_start(ui); /* it moved off the page: ask where it is now */
 	}
+	if (tasks.locating)
+		tasks_locate_step(ui);
 	if (tasks.scanning)
 		tasks_scan_step(ui);
 
@@ -474,6 +526,8 @@ static void tasks_fetch(struct ui *ui)
 	if (tasks.scanning)
 		fetch_want(ui->fetch, "tasks.search", "tasks",
 		           tasks_args(tasks.scan_offset, TASKS_SCAN_PAGE, tasks.desc));
+	if (tasks.locating)
+		fetch_want(ui->fetch, "tasks.find", "tasks", tasks_locate_args());
 }
 
 /* How the page on screen is sorted: from the reply's own request, not from the keys just
@@ -521,12 +575,12 @@ static void tasks_draw_summary(struct ui *ui, WINDOW *w, int width, const struct
 	}
 	if (tasks.follow_id != 0) {
 		snprintf(buf, sizeof buf, "  following #%llu%s", (unsigned long long)tasks.follow_id,
-		         tasks.follow_lost == 2 ? " (gone from this view)"
-		         : tasks.scanning ? " (looking for it...)" : "");
+		         tasks.follow_lost == 2 || tasks.follow_gone ? " (gone from this view)"
+		         : tasks.locating ? " (locating it...)" : "");
 		ui_put(w, 0, len, width - len, TH_OK, buf);
 		len += (int)strlen(buf);
 	}
-	if (tasks.scanning && !tasks.scan_follow) {
+	if (tasks.scanning) {
 		snprintf(buf, sizeof buf, "  searching \"%s\" at row %ld...", tasks.search,
 		         tasks.scan_offset);
 		ui_put(w, 0, len, width - len, TH_DIM, buf);
@@ -643,9 +697,7 @@ static void tasks_draw(struct ui *ui, WINDOW *w, int height, int width)
 /* Stop following (and stop looking for the followed task). */
 static void tasks_unfollow(void)
 {
-	if (tasks.scan_follow)
-		tasks.scanning = 0;
-	tasks.scan_follow = 0;
+	tasks.locating = 0;
 	tasks.follow_id = 0;
 	tasks.follow_lost = 0;
 }
@@ -812,6 +864,8 @@ static unsigned tasks_key_follow(struct ui *ui, int key)
 	} else if (id != 0) {
 		tasks.follow_id = id;
 		tasks.follow_lost = 0;
+		tasks.follow_gone = 0;
+		tasks.locating = 0;
 		ui_message(ui, "following task #%llu across refreshes (F again stops)",
 		           (unsigned long long)id);
 	}
