@@ -291,6 +291,16 @@ static void test_connect_failures(void **state)
 	cause = NULL;
 	assert_null(client_connect(path, 1000, &cause));
 	test_expect_cause(cause, "nothing listens on");
+	/* The same, named after a live process (ours): its agent went away while it lives on, as
+	 * when a wrapper script run under `sonde run` exec()s the service. */
+	snprintf(path, sizeof path, "%s/%ld.sock", dir, (long)getpid());
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	close(fd);
+	cause = NULL;
+	assert_null(client_connect(path, 1000, &cause));
+	test_expect_cause(cause, "its process is alive");
 	memset(longpath, 'p', sizeof longpath - 1);
 	longpath[0] = '/';
 	longpath[sizeof longpath - 1] = '\0';

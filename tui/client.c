@@ -120,6 +120,15 @@ static int client_write_all(struct client *c, const char *s, size_t len, long lo
 	return 0;
 }
 
+/* Is the process named by a socket path (DIR/PID.sock) alive? */
+static int client_path_pid_alive(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	pid_t pid = sockdir_parse_name(base != NULL ? base + 1 : path);
+
+	return pid > 0 && sockdir_pid_alive(pid);
+}
+
 /*
  * connect() on a non-blocking socket, retried until the deadline while the agent's listen queue
  * is full (EAGAIN: a Unix socket never answers EINPROGRESS). A blocking connect() would wait
@@ -174,6 +183,12 @@ struct client *client_connect(const char *path, int timeout_ms, char **cause)
 		else if (e == EACCES || e == EPERM)
 			*cause = xasprintf("cannot connect to %s: permission denied: the agent belongs to "
 			                   "another user; run sonde as the agent's user (or root)", path);
+		else if (e == ECONNREFUSED && client_path_pid_alive(path))
+			*cause = xasprintf("nothing listens on %s, yet its process is alive: its agent "
+			                   "stopped (it exec()ed another program -- a wrapper script or "
+			                   "shim started under `sonde run` does -- or it closed the "
+			                   "agent's descriptors; see its stderr); run the service's own "
+			                   "binary under `sonde run`, or call sonde_start() in it", path);
 		else if (e == ECONNREFUSED)
 			*cause = xasprintf("nothing listens on %s (the process exited without removing "
 			                   "its socket?)", path);
