@@ -562,11 +562,30 @@ static const char *cli_preload_obstacle(const char *file)
 	return has_interp ? NULL : "it is statically linked, so nothing can be preloaded into it";
 }
 
+/* The interpreter line of a script ("#!/usr/bin/env bash" gives "/usr/bin/env bash"), or 0. */
+static int cli_script_interpreter(const char *file, char *out, size_t size)
+{
+	char head[256];
+	ssize_t n;
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, head, sizeof head - 1);
+	close(fd);
+	if (n < 3 || head[0] != '#' || head[1] != '!')
+		return 0;
+	head[n] = '\0';
+	head[strcspn(head, "\n")] = '\0';
+	snprintf(out, size, "%s", head + 2 + strspn(head + 2, " \t"));
+	return 1;
+}
+
 static int cli_run(int argc, char **argv)
 {
 	const char *usage = "usage: sonde run [--name NAME] -- PROGRAM [ARGS ...]\n";
 	const char *name = NULL, *why, *old;
-	char lib[PATH_MAX], prog[PATH_MAX];
+	char lib[PATH_MAX], prog[PATH_MAX], interp[200];
 	int i = 1;
 
 	for (; i < argc; i++) {
@@ -600,6 +619,12 @@ static int cli_run(int argc, char **argv)
 		        "sonde_start() instead\n", prog, why);
 		return CLI_EXIT_USAGE;
 	}
+	if (cli_script_interpreter(prog, interp, sizeof interp))
+		/* Wrapper scripts and version-manager shims (pyenv, rbenv, nvm) usually end with
+		 * `exec` of the real program: the agent lives in the interpreter and ends there. */
+		fprintf(stderr, "sonde run: note: %s is a script: the agent runs in its interpreter "
+		        "(%s) and ends if the script exec()s another program; to observe that "
+		        "program, run its binary under `sonde run`\n", prog, interp);
 	old = getenv("LD_PRELOAD");
 	if (old != NULL && *old != '\0') {
 		/* after what is there: a sanitizer runtime must stay first */
