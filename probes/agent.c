@@ -281,34 +281,40 @@ static int client_queue(struct client *c, char *line, size_t len)
 	return client_flush(c);
 }
 
-/* Serve every complete line in the input buffer (at most 64 KiB of them per read). -1: drop
- * the client. */
+/* Serve every complete line in the input buffer (at most 64 KiB of them per read), then move
+ * what is left to the front once: moving the rest after each line cost time quadratic in the
+ * number of lines (20 ms of agent CPU per 64 KiB of empty lines). -1: drop the client. */
 static int client_serve_lines(struct client *c)
 {
+	size_t at = 0;
+
 	for (;;) {
-		char *nl = memchr(c->in, '\n', c->in_len);
-		size_t line_len, reply_len = 0, rest;
+		char *line = c->in + at;
+		char *nl = memchr(line, '\n', c->in_len - at);
+		size_t line_len, reply_len = 0;
 		char *reply;
 
 		if (nl == NULL)
 			break;
-		line_len = (size_t)(nl - c->in);
+		line_len = (size_t)(nl - line);
 		{
 			size_t l = line_len;
-			if (l > 0 && c->in[l - 1] == '\r')
+			if (l > 0 && line[l - 1] == '\r')
 				l--;
 			if (l > 0) {
-				reply = proto_handle_line(c->in, l, &reply_len);
+				reply = proto_handle_line(line, l, &reply_len);
 				agent.info.requests++;
 				c->last_request_ns = agent_now_ns();
 				if (client_queue(c, reply, reply_len) != 0)
 					return -1;
 			}
 		}
-		rest = c->in_len - line_len - 1;
-		memmove(c->in, nl + 1, rest);
+		at += line_len + 1;
 		agent.info.client_buffer_bytes -= line_len + 1;
-		c->in_len = rest;
+	}
+	if (at > 0) {
+		memmove(c->in, c->in + at, c->in_len - at);
+		c->in_len -= at;
 	}
 	return 0;
 }

@@ -145,10 +145,82 @@ static void test_out_of_descriptors_no_spin(void **state)
 		fail_msg("the waiting client got no greeting once descriptors were free: \"%s\"", buf);
 }
 
+/*
+ * A client pipelining many short lines (here 2 MiB of empty ones, then a ping): the agent's cost
+ * must stay linear in the bytes. It moved the rest of its 64 KiB input buffer after every line,
+ * quadratic in the lines per read: 20 ms of CPU per 64 KiB of newlines, 0.6 s for these 2 MiB.
+ */
+static void test_many_short_lines_linear(void **state)
+{
+	char dir[] = "/tmp/sonde-test-limits-XXXXXX", path[160], buf[4096];
+	struct sonde_options opts = {0};
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const size_t total = 2u << 20;
+	char *lines = malloc(total);
+	long long cpu0, cpu1;
+	int client, stat_fd, pong = 0;
+	size_t got = 0;
+	pid_t tid = 0;
+
+	(void)state;
+	assert_non_null(lines);
+	memset(lines, '\n', total);
+	assert_non_null(mkdtemp(dir));
+	opts.dir = dir;
+	assert_int_equal(sonde_start(&opts), 0);
+	for (int i = 0; i < 200 && (tid = agent_info()->agent_tid) == 0; i++)
+		test_sleep_ms(10);
+	assert_true(tid > 0);
+	snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", (long)tid);
+	stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(stat_fd >= 0);
+	client = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sonde_socket_path());
+	assert_int_equal(connect(client, (struct sockaddr *)&sa, sizeof sa), 0);
+	test_sleep_ms(100);   /* greeted; the start-up tick is done */
+	cpu0 = test_thread_cpu_ns(stat_fd);
+	for (size_t off = 0; off < total;) {
+		ssize_t n = send(client, lines + off, total - off, MSG_NOSIGNAL);
+		assert_true(n > 0);
+		off += (size_t)n;
+	}
+	assert_int_equal(send(client, "{\"id\":7,\"cmd\":\"ping\"}\n", 24, MSG_NOSIGNAL), 24);
+	{
+		struct pollfd p = {.fd = client, .events = POLLIN};
+		for (int waited = 0; waited < 20000 && !pong; waited += 100) {
+			ssize_t n;
+			if (poll(&p, 1, 100) <= 0)
+				continue;
+			n = recv(client, buf + got, sizeof buf - 1 - got, MSG_DONTWAIT);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+			buf[got] = '\0';
+			pong = strstr(buf, "\"id\":7") != NULL;
+			if (got > sizeof buf / 2 && !pong) {   /* keep the tail only */
+				memmove(buf, buf + got - 64, 64);
+				got = 64;
+			}
+		}
+	}
+	cpu1 = test_thread_cpu_ns(stat_fd);
+	close(client);
+	close(stat_fd);
+	sonde_stop();
+	rmdir(dir);
+	free(lines);
+	assert_true(pong);
+	assert_true(cpu0 >= 0 && cpu1 >= 0);
+	if (cpu1 - cpu0 > 250000000LL)
+		fail_msg("agent thread spent %.0f ms of CPU on 2 MiB of empty lines (quadratic?)",
+		         (double)(cpu1 - cpu0) / 1e6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_out_of_descriptors_no_spin),
+		cmocka_unit_test(test_many_short_lines_linear),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
