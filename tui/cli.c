@@ -390,12 +390,29 @@ static json_t *cli_parse_value(const char *s)
 		return json_false();
 	if (strcmp(s, "null") == 0)
 		return json_null();
-	if (*s == '[' || *s == '{') {
-		json_t *v = json_loads(s, 0, NULL);
+	if (*s == '[' || *s == '{' || *s == '"') {
+		/* '"8080"' is the string 8080: the way to send a number-like text (a port, an id in
+		 * a name) to an argument that wants a string */
+		json_t *v = json_loads(s, JSON_DECODE_ANY, NULL);
 		if (v != NULL)
 			return v;
 	}
 	return json_string(s);
+}
+
+/* After an agent error: how to send a value the agent wanted as a string (filter=8080). */
+static void cli_query_hint(const char *code, const char *message)
+{
+	const char *q = strstr(message, "argument \""), *end;
+
+	if (strcmp(code, "bad_argument") != 0 || q == NULL ||
+	    strstr(message, "must be a string, not") == NULL)
+		return;
+	q += strlen("argument \"");
+	end = strchr(q, '"');
+	if (end != NULL)
+		fprintf(stderr, "sonde query: to send a number as text, quote it in JSON: "
+		        "%.*s='\"VALUE\"'\n", (int)(end - q), q);
 }
 
 static int cli_query(int argc, char **argv)
@@ -468,6 +485,7 @@ static int cli_query(int argc, char **argv)
 	}
 	if (rc > 0) {
 		fprintf(stderr, "sonde query: %s: %s\n", code, message);
+		cli_query_hint(code, message);
 		free(code);
 		free(message);
 		return CLI_EXIT_AGENT_ERROR;
