@@ -406,11 +406,11 @@ static void tree_draw_row(struct ui *ui, WINDOW *w, int y, int width, const stru
 
 	memset(cell, 0, sizeof cell);
 	if (n == NULL) {
-		char m[FMT_SIZE];
+		char m[32];
 
-		fmt_count(m, sizeof m, (double)r->more);
+		snprintf(m, sizeof m, "%ld", r->more); /* exact: it shrinks by a page at a time */
 		if (r->parent != 0 && tree_children_wanted(r->parent) < TREE_PAGES_MAX * TREE_PAGE)
-			snprintf(cell[COL_TREE], sizeof cell[0], "%s%s %s more not shown (space: next %d)",
+			snprintf(cell[COL_TREE], sizeof cell[0], "%s%s %s more not shown (space: +%d)",
 			         r->prefix, theme_ascii() ? "..." : "…", m, TREE_PAGE);
 		else
 			snprintf(cell[COL_TREE], sizeof cell[0], "%s%s %s more not shown", r->prefix,
