@@ -654,6 +654,53 @@ static void test_discover(void **state)
 		assert_string_equal(refs[i].path, path);
 	}
 	free(refs);
+	/* A live process whose agent does not answer (stopped, hung: here a listener that never
+	 * accepts, queue full) is listed as not responding, not hidden. */
+	{
+		pid_t stuck = fork();
+		int lfd, queued[256], nq = 0, seen = 0;
+
+		if (stuck == 0) {
+			/* never outlive a failed test: no hold on the test's output, gone in 30 s */
+			close(STDOUT_FILENO);
+			close(STDERR_FILENO);
+			alarm(30);
+			pause();
+			_exit(0);
+		}
+		assert_true(stuck > 0);
+		snprintf(path, sizeof path, "%s/%ld.sock", dir, (long)stuck);
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+		assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+		assert_int_equal(listen(lfd, 1), 0);
+		while (nq < 256) {
+			int q = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+			if (connect(q, (struct sockaddr *)&sa, sizeof sa) != 0) {
+				close(q);
+				break;
+			}
+			queued[nq++] = q;
+		}
+		alarm(20);
+		assert_int_equal(client_discover(&refs, &n, &cause), 0);
+		alarm(0);
+		assert_int_equal(n, 3);
+		for (size_t i = 0; i < n; i++)
+			if (refs[i].pid == stuck) {
+				seen = 1;
+				assert_string_equal(refs[i].name, "(not responding)");
+				assert_true(refs[i].uptime_s < 0);
+			}
+		assert_true(seen);
+		free(refs);
+		for (int i = 0; i < nq; i++)
+			close(queued[i]);
+		close(lfd);
+		unlink(path);
+		kill(stuck, SIGKILL);
+		waitpid(stuck, NULL, 0);
+	}
 	close(keep);
 	test_host_stop(&a);
 	test_host_stop(&b);

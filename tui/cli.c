@@ -340,10 +340,13 @@ static int cli_list(int argc, char **argv)
 	if (json) {
 		json_t *arr = json_array();
 		for (size_t i = 0; i < n; i++)
-			json_array_append_new(arr, json_pack("{s:I,s:s,s:f,s:s}", "pid",
+			json_array_append_new(arr, json_pack("{s:I,s:s,s:o,s:s,s:b}", "pid",
 			                                     (json_int_t)refs[i].pid, "name", refs[i].name,
-			                                     "uptime_s", refs[i].uptime_s, "socket",
-			                                     refs[i].path));
+			                                     "uptime_s", refs[i].uptime_s >= 0
+			                                                     ? json_real(refs[i].uptime_s)
+			                                                     : json_null(),
+			                                     "socket", refs[i].path, "responding",
+			                                     refs[i].uptime_s >= 0));
 		json_dumpf(arr, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
 		json_decref(arr);
@@ -358,7 +361,8 @@ static int cli_list(int argc, char **argv)
 		for (size_t i = 0; i < n; i++) {
 			char up[FMT_SIZE];
 			printf("%8ld  %-20s  %9s  %s\n", (long)refs[i].pid, refs[i].name,
-			       fmt_duration(up, sizeof up, refs[i].uptime_s), refs[i].path);
+			       refs[i].uptime_s >= 0 ? fmt_duration(up, sizeof up, refs[i].uptime_s) : "?",
+			       refs[i].path);
 		}
 	}
 	free(refs);

@@ -150,7 +150,10 @@ static int client_connect_by(int fd, const struct sockaddr_un *sa, long long dea
 	return flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0 ? -1 : 0;
 }
 
-struct client *client_connect(const char *path, int timeout_ms, char **cause)
+/* client_connect; *unresponsive says the agent is there but does not answer (its queue is full
+ * or it sent no greeting in time), as opposed to gone, refused or not an agent. */
+static struct client *client_connect_ex(const char *path, int timeout_ms, char **cause,
+                                        int *unresponsive)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	long long deadline_ms = client_now_ms() + timeout_ms;
@@ -173,6 +176,7 @@ struct client *client_connect(const char *path, int timeout_ms, char **cause)
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c->fd < 0 || client_connect_by(c->fd, &sa, deadline_ms) != 0) {
 		int e = errno;
+		*unresponsive = e == EAGAIN;
 		if (e == EAGAIN)
 			*cause = xasprintf("the agent at %s is not accepting connections (its queue is "
 			                   "full): the process is stopped or hung, or its agent thread is "
@@ -200,6 +204,7 @@ struct client *client_connect(const char *path, int timeout_ms, char **cause)
 	line = client_read_line(c, deadline_ms, cause);
 	if (line == NULL) {
 		char *inner = *cause;
+		*unresponsive = client_now_ms() >= deadline_ms;
 		*cause = xasprintf("agent at %s did not greet us: %s", path, inner);
 		free(inner);
 		client_close(c);
@@ -219,6 +224,13 @@ struct client *client_connect(const char *path, int timeout_ms, char **cause)
 		return NULL;
 	}
 	return c;
+}
+
+struct client *client_connect(const char *path, int timeout_ms, char **cause)
+{
+	int unresponsive = 0;
+
+	return client_connect_ex(path, timeout_ms, cause, &unresponsive);
 }
 
 const json_t *client_greeting(const struct client *c)
@@ -380,20 +392,26 @@ int client_discover(struct agent_ref **refs, size_t *n, char **cause)
 		struct agent_ref ref = {.pid = pid, .uptime_s = -1};
 		struct client *c;
 		char *why = NULL;
+		int unresponsive = 0;
 
 		if (pid <= 0 || !sockdir_pid_alive(pid))
 			continue;
 		if (snprintf(ref.path, sizeof ref.path, "%s/%s", dir, de->d_name) >= (int)sizeof ref.path)
 			continue;
-		c = client_connect(ref.path, 500, &why);
+		c = client_connect_ex(ref.path, 500, &why, &unresponsive);
 		if (c == NULL) {
 			free(why);
-			continue;
+			/* A stopped or hung service is exactly what an operator looks for: listed, not
+			 * hidden; connecting to it then says what is wrong. */
+			if (!unresponsive)
+				continue;
+			snprintf(ref.name, sizeof ref.name, "(not responding)");
+		} else {
+			snprintf(ref.name, sizeof ref.name, "%s",
+			         json_string_value(json_object_get(c->greeting, "name")) ?: "?");
+			ref.uptime_s = json_number_value(json_object_get(c->greeting, "uptime_s"));
+			client_close(c);
 		}
-		snprintf(ref.name, sizeof ref.name, "%s",
-		         json_string_value(json_object_get(c->greeting, "name")) ?: "?");
-		ref.uptime_s = json_number_value(json_object_get(c->greeting, "uptime_s"));
-		client_close(c);
 		if (*n == cap) {
 			struct agent_ref *nr = realloc(*refs, (cap = cap ? cap * 2 : 8) * sizeof *nr);
 			if (nr == NULL)

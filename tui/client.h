@@ -20,7 +20,8 @@ struct agent_ref {
 	double uptime_s;      /* from the greeting; -1 if it did not answer */
 };
 
-/* Every live agent of ours (stale sockets skipped), sorted by pid. *refs malloc()ed.
+/* Every live agent of ours (stale sockets skipped; one that does not answer in 500 ms is listed
+ * as "(not responding)" with uptime_s -1), sorted by pid. *refs malloc()ed.
  * Returns 0, or -1 with *cause malloc()ed (e.g. the directory is unsafe). */
 int client_discover(struct agent_ref **refs, size_t *n, char **cause);
 
