@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -285,13 +286,22 @@ void proc_set_thread_scan_budget(double share_of_a_core)
 /* getdents64 buffer: one call lists ~500 entries; static because the agent thread is alone. */
 static char proc_dents[16384];
 
-/* Open file descriptors: the entries of /proc/self/fd, less the one we opened to list it. */
-static unsigned proc_count_fds(void)
+/*
+ * Open file descriptors. Linux 6.2+ gives the count as the size of /proc/self/fd (one stat, no
+ * descriptor of ours in it); older kernels say 0 there, and then the entries are listed, less
+ * the one we opened to list them. The listing costs ~0.8 us per descriptor every tick: 16 ms at
+ * 20,000 (a busy proxy), most of a core at a million.
+ */
+unsigned proc_count_fds(void)
 {
-	int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	int dfd;
 	unsigned count = 0;
 	ssize_t n;
 
+	if (stat("/proc/self/fd", &st) == 0 && st.st_size > 0)
+		return (unsigned)st.st_size;
+	dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return 0;
 	while ((n = getdents64(dfd, proc_dents, sizeof proc_dents)) > 0) {

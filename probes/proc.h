@@ -71,6 +71,9 @@ void proc_tick_cost(struct proc_tick_cost *out);
 /* Bytes the probe's two thread tables hold (their capacity), for the agent's own memory. */
 size_t proc_memory_bytes(void);
 
+/* Open file descriptors of the process (what `system` and the sampler report). */
+unsigned proc_count_fds(void);
+
 extern const struct probe_entry proc_probe;
 
 /* ---- parsers (pure; unit-tested in tests/test_proc.c) ------------------------------------ */
