@@ -724,6 +724,58 @@ static void test_discover(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * A service started without XDG_RUNTIME_DIR (systemd, cron) has its socket in /tmp/sonde-UID;
+ * an operator's login shell has XDG_RUNTIME_DIR. `sonde list` and `sonde PID` must still find
+ * it: both directories are looked at when SONDE_DIR is not set.
+ */
+static void test_discover_other_dir(void **state)
+{
+	char scratch[] = "/tmp/sonde-test-client-XXXXXX", fallback[64], want[128], path[128];
+	char *saved_dir = getenv("SONDE_DIR") ? strdup(getenv("SONDE_DIR")) : NULL;
+	char *saved_xdg = getenv("XDG_RUNTIME_DIR") ? strdup(getenv("XDG_RUNTIME_DIR")) : NULL;
+	struct test_host h;
+	struct agent_ref *refs;
+	char *cause = NULL;
+	struct stat st;
+	size_t n;
+	int found = 0;
+
+	(void)state;
+	snprintf(fallback, sizeof fallback, "/tmp/sonde-%lu", (unsigned long)getuid());
+	if (lstat(fallback, &st) == 0 &&
+	    (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077) != 0))
+		skip();   /* an unsafe /tmp/sonde-UID here: no agent could use it */
+	assert_non_null(mkdtemp(scratch));
+	h = test_host_start(fallback, "elsewhere");   /* its socket in /tmp/sonde-UID */
+	unsetenv("SONDE_DIR");
+	setenv("XDG_RUNTIME_DIR", scratch, 1);        /* the operator's shell: no sonde/ there */
+
+	assert_int_equal(client_discover(&refs, &n, &cause), 0);
+	for (size_t i = 0; i < n; i++)
+		if (refs[i].pid == h.pid) {
+			found = 1;
+			assert_string_equal(refs[i].name, "elsewhere");
+		}
+	free(refs);
+	snprintf(want, sizeof want, "%s/%ld.sock", fallback, (long)h.pid);
+	assert_int_equal(client_path_for_pid(h.pid, path, sizeof path, &cause), 0);
+
+	test_host_stop(&h);
+	if (saved_dir != NULL)
+		setenv("SONDE_DIR", saved_dir, 1);
+	if (saved_xdg != NULL)
+		setenv("XDG_RUNTIME_DIR", saved_xdg, 1);
+	else
+		unsetenv("XDG_RUNTIME_DIR");
+	free(saved_dir);
+	free(saved_xdg);
+	rmdir(scratch);
+	if (!found)
+		fail_msg("an agent in %s was not found with XDG_RUNTIME_DIR set", fallback);
+	assert_string_equal(path, want);
+}
+
 /* One cmocka group (one TAP plan); SIGPIPE ignored as a client would. */
 int main(void)
 {
@@ -738,6 +790,7 @@ int main(void)
 		cmocka_unit_test(test_request_garbage_reply),
 		cmocka_unit_test(test_request_big_reply),
 		cmocka_unit_test(test_discover),
+		cmocka_unit_test(test_discover_other_dir),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -28,6 +28,24 @@
 
 /* ---- target resolution (shared with the TUI's command line) ------------------------------ */
 
+/* The socket directories `sonde` looks in, for messages: the agent's choice, and /tmp/sonde-UID
+ * too when SONDE_DIR is not set (client_discover looks in both). */
+static void cli_dirs_looked(char *buf, size_t size)
+{
+	char dir[256], other[64];
+	char *ignored = NULL;
+	const char *env = getenv("SONDE_DIR");
+
+	if (sockdir_resolve(NULL, dir, sizeof dir, &ignored) != 0)
+		snprintf(dir, sizeof dir, "?");
+	free(ignored);
+	snprintf(other, sizeof other, "/tmp/sonde-%lu", (unsigned long)getuid());
+	if ((env == NULL || *env == '\0') && strcmp(dir, other) != 0)
+		snprintf(buf, size, "%s and %s", dir, other);
+	else
+		snprintf(buf, size, "%s", dir);
+}
+
 int cli_resolve_target(pid_t pid, const char *path, char *out, size_t size, char **cause)
 {
 	struct agent_ref *refs;
@@ -66,11 +84,8 @@ int cli_resolve_target(pid_t pid, const char *path, char *out, size_t size, char
 		return 0;
 	}
 	if (n == 0) {
-		char dir[256];
-		char *ignored = NULL;
-		if (sockdir_resolve(NULL, dir, sizeof dir, &ignored) != 0)
-			snprintf(dir, sizeof dir, "?");
-		free(ignored);
+		char dir[600];
+		cli_dirs_looked(dir, sizeof dir);
 		*cause = xasprintf("no live agent for uid %lu (looked in %s): start a service linked "
 		                   "with libsonde or run one with `sonde run -- PROGRAM`",
 		                   (unsigned long)getuid(), dir);
@@ -351,9 +366,8 @@ static int cli_list(int argc, char **argv)
 		fputc('\n', stdout);
 		json_decref(arr);
 	} else if (n == 0) {
-		char dir[256];
-		if (sockdir_resolve(NULL, dir, sizeof dir, &cause) != 0)
-			snprintf(dir, sizeof dir, "?");
+		char dir[600];
+		cli_dirs_looked(dir, sizeof dir);
 		fprintf(stderr, "no live agents for uid %lu (socket directory %s)\n",
 		        (unsigned long)getuid(), dir);
 	} else {

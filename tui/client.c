@@ -351,13 +351,39 @@ void client_close(struct client *c)
 	free(c);
 }
 
+/*
+ * The other place an agent of ours may be: the agent picks $XDG_RUNTIME_DIR/sonde when its
+ * environment has XDG_RUNTIME_DIR, else /tmp/sonde-UID, and a service started by systemd or cron
+ * has none while an operator's login shell has one. Without $SONDE_DIR both are looked at; this
+ * gives the second (/tmp/sonde-UID) when it differs from the first. 0 when there is none.
+ */
+static int client_other_dir(const char *first, char *buf, size_t size)
+{
+	const char *env = getenv("SONDE_DIR");
+
+	if (env != NULL && *env != '\0')
+		return 0;
+	if (snprintf(buf, size, "/tmp/sonde-%lu", (unsigned long)getuid()) >= (int)size)
+		return 0;
+	return strcmp(buf, first) != 0;
+}
+
 int client_path_for_pid(pid_t pid, char *buf, size_t size, char **cause)
 {
-	char dir[256];
+	char dir[256], other[256], path[sizeof ((struct sockaddr_un *)0)->sun_path];
+	char *ignored = NULL;
 
-	if (sockdir_resolve(NULL, dir, sizeof dir, cause) != 0)
+	if (sockdir_resolve(NULL, dir, sizeof dir, cause) != 0 ||
+	    sockdir_socket_path(dir, pid, buf, size, cause) != 0)
 		return -1;
-	return sockdir_socket_path(dir, pid, buf, size, cause);
+	/* Not in the first directory but in the other (safe) one: the agent is there. */
+	if (access(buf, F_OK) != 0 && client_other_dir(dir, other, sizeof other) &&
+	    sockdir_socket_path(other, pid, path, sizeof path, &ignored) == 0 &&
+	    access(path, F_OK) == 0 && sockdir_check(other, &ignored) == 0 &&
+	    strlen(path) < size)
+		memcpy(buf, path, strlen(path) + 1);
+	free(ignored);
+	return 0;
 }
 
 static int client_ref_cmp(const void *a, const void *b)
@@ -366,27 +392,13 @@ static int client_ref_cmp(const void *a, const void *b)
 	return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
-int client_discover(struct agent_ref **refs, size_t *n, char **cause)
+/* The agents in one directory, appended to *refs. */
+static void client_discover_in(const char *dir, DIR *d, struct agent_ref **refs, size_t *n,
+                               size_t *capp)
 {
-	char dir[256];
-	DIR *d;
 	struct dirent *de;
-	size_t cap = 0;
+	size_t cap = *capp;
 
-	*refs = NULL;
-	*n = 0;
-	if (sockdir_resolve(NULL, dir, sizeof dir, cause) != 0)
-		return -1;
-	if ((d = opendir(dir)) == NULL) {
-		if (errno == ENOENT)
-			return 0;   /* no agent has ever run as us */
-		*cause = xasprintf("cannot read socket directory %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (sockdir_check(dir, cause) != 0) {
-		closedir(d);
-		return -1;
-	}
 	while ((de = readdir(d)) != NULL) {
 		pid_t pid = sockdir_parse_name(de->d_name);
 		struct agent_ref ref = {.pid = pid, .uptime_s = -1};
@@ -420,7 +432,40 @@ int client_discover(struct agent_ref **refs, size_t *n, char **cause)
 		}
 		(*refs)[(*n)++] = ref;
 	}
-	closedir(d);
+	*capp = cap;
+}
+
+int client_discover(struct agent_ref **refs, size_t *n, char **cause)
+{
+	char dir[256], other[256];
+	char *ignored = NULL;
+	size_t cap = 0;
+	DIR *d;
+
+	*refs = NULL;
+	*n = 0;
+	if (sockdir_resolve(NULL, dir, sizeof dir, cause) != 0)
+		return -1;
+	if ((d = opendir(dir)) == NULL) {
+		if (errno != ENOENT) {   /* ENOENT: no agent has ever run as us there */
+			*cause = xasprintf("cannot read socket directory %s: %s", dir, strerror(errno));
+			return -1;
+		}
+	} else {
+		if (sockdir_check(dir, cause) != 0) {
+			closedir(d);
+			return -1;
+		}
+		client_discover_in(dir, d, refs, n, &cap);
+		closedir(d);
+	}
+	/* The other directory counts only when it is safe (anyone can create /tmp/sonde-UID). */
+	if (client_other_dir(dir, other, sizeof other) && (d = opendir(other)) != NULL) {
+		if (sockdir_check(other, &ignored) == 0)
+			client_discover_in(other, d, refs, n, &cap);
+		free(ignored);
+		closedir(d);
+	}
 	if (*n > 1)   /* qsort's base must not be NULL, even for 0 elements (UBSan) */
 		qsort(*refs, *n, sizeof **refs, client_ref_cmp);
 	return 0;
