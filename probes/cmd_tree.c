@@ -470,7 +470,18 @@ static int cmd_tree_exec(const json_t *req, json_t **result, struct cmd_error *e
 	if (root != 0) {
 		long idx = registry_find((uint64_t)root, NULL);
 
-		if (idx < 0 || idx >= (long)t->nslots || (t->gen[idx] & 1) == 0) {
+		/* a task spawned since a reused index was built: build one that has it */
+		if (reused && idx >= 0 &&
+		    (idx >= (long)t->nslots || (t->gen[idx] & 1) == 0 || t->id[idx] != (uint64_t)root)) {
+			built.valid = 0;
+			if (tree_build(&t, &reused) != 0) {
+				json_decref(res);
+				return cmd_fail(err, ERR_INTERNAL, "out of memory building the tree of %u "
+				                "slots", registry_slot_limit());
+			}
+		}
+		if (idx < 0 || idx >= (long)t->nslots || (t->gen[idx] & 1) == 0 ||
+		    t->id[idx] != (uint64_t)root) {
 			json_decref(res);
 			return cmd_fail(err, ERR_NOT_FOUND, "no live task with id %lld (`task id=%lld` "
 			                "shows its exit record if it exited)", root, root);
