@@ -496,7 +496,9 @@ static void agent_reap_idle(uint64_t now)
 		char msg[128];
 		size_t len;
 		snprintf(msg, sizeof msg, "closed after %u s without a request", agent.info.idle_timeout_s);
-		char *line = proto_error_line(NULL, ERR_TIMEOUT, msg, &len);
+		/* The reason is sent only between lines: a half-sent reply would garble it. */
+		char *line = c->out_len == c->out_off ? proto_error_line(NULL, ERR_TIMEOUT, msg, &len)
+		                                      : NULL;
 		if (line != NULL) {
 			ssize_t n = send(c->fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 			(void)n;
@@ -830,7 +832,7 @@ static int agent_start_locked(const struct sonde_options *o)
 	return 0;
 
 fail:
-	agent_log("agent not started: %s", cause);
+	agent_log("agent not started: %s", cause != NULL ? cause : "out of memory");
 	free(cause);
 	agent_close_fds();
 	free(agent.clients);

@@ -26,7 +26,7 @@ char *xasprintf(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
+		s = NULL;   /* never abort: this also runs on the host's thread in sonde_start() */
 	va_end(ap);
 	return s;
 }
@@ -43,7 +43,7 @@ int sockdir_resolve(const char *override, char *buf, size_t size, char **cause)
 	else if ((env = getenv("XDG_RUNTIME_DIR")) != NULL && *env == '/')
 		n = snprintf(buf, size, "%s/sonde", env);
 	else
-		n = snprintf(buf, size, "/tmp/sonde-%lu", (unsigned long)getuid());
+		n = snprintf(buf, size, "/tmp/sonde-%lu", (unsigned long)geteuid());
 	if (n < 0 || (size_t)n >= size) {
 		*cause = xasprintf("socket directory path is too long (%d bytes); set SONDE_DIR to a "
 		                   "shorter directory", n);
@@ -65,10 +65,11 @@ int sockdir_check(const char *dir, char **cause)
 		                   "refused); remove it or set SONDE_DIR", dir);
 		return -1;
 	}
-	if (st.st_uid != getuid()) {
+	/* The effective uid: what mkdir() gave the directory and what the peer check compares. */
+	if (st.st_uid != geteuid()) {
 		*cause = xasprintf("unsafe socket directory %s: owned by uid %lu, not by us (uid %lu); "
 		                   "remove it or set SONDE_DIR", dir, (unsigned long)st.st_uid,
-		                   (unsigned long)getuid());
+		                   (unsigned long)geteuid());
 		return -1;
 	}
 	if ((st.st_mode & 077) != 0) {

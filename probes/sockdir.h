@@ -33,7 +33,7 @@ int sockdir_pid_alive(pid_t pid);
 /* Remove sockets of dead pids in dir; returns how many were removed. */
 int sockdir_sweep(const char *dir);
 
-/* asprintf that aborts on memory exhaustion, for causes. */
+/* asprintf for causes; NULL when memory is exhausted (never aborts: it runs in the host). */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -92,6 +92,10 @@ int main(int argc, char **argv)
 			} else {
 				opts.theme = val;
 			}
+		} else if (strcmp(a, "-p") == 0 || strcmp(a, "-s") == 0 || strcmp(a, "-d") == 0 ||
+		           strcmp(a, "-n") == 0 || strcmp(a, "--theme") == 0) {
+			fprintf(stderr, "sonde: %s needs a value (see sonde --help)\n", a);
+			return CLI_EXIT_USAGE;
 		} else if (a[0] >= '1' && a[0] <= '9' && opts.pid == 0) {
 			if (main_number("PID", a, 1, 1L << 30, &v) != 0)
 				return CLI_EXIT_USAGE;
