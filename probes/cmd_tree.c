@@ -277,6 +277,7 @@ static json_t *tree_node(const struct tree *t, uint32_t s)
  */
 #define TREE_MEMO_NODES 8
 #define TREE_MEMO_MIN_KIDS 4096
+#define TREE_MEMO_TOP (NONE - 1)   /* the memo's name for the top level (no slot has it) */
 
 static struct tree_memo {
 	uint32_t slot;             /* NONE: empty */
@@ -294,7 +295,8 @@ static void tree_memo_clear(void)
 }
 
 /* Pick up to cap of the given slots in id order. Returns how many are in items. parent is the
- * slot whose children these are (NONE for the top level): a wide node's pick is remembered. */
+ * slot whose children these are (NONE for the top level): a wide node's (or a wide top
+ * level's) pick is remembered. */
 static size_t tree_pick(const struct tree *t, uint32_t parent, const uint32_t *slots, uint32_t n,
                         size_t cap, struct topn_item *items)
 {
@@ -302,7 +304,9 @@ static size_t tree_pick(const struct tree *t, uint32_t parent, const uint32_t *s
 	struct topn top;
 	size_t got;
 
-	if (parent != NONE && n >= TREE_MEMO_MIN_KIDS && cap <= TREE_CHILDREN_MAX) {
+	if (parent == NONE)
+		parent = TREE_MEMO_TOP; /* a flat population: every task is a root */
+	if (n >= TREE_MEMO_MIN_KIDS && cap <= TREE_CHILDREN_MAX) {
 		for (int i = 0; i < TREE_MEMO_NODES; i++)
 			if (memo[i].slot == parent && memo[i].items != NULL &&
 			    (memo[i].cap >= cap || memo[i].n < memo[i].cap)) {
