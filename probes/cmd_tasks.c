@@ -170,7 +170,12 @@ tasks_scan_total_sorted(struct tasks_query *q, struct topn *top, const int sort,
 	uint64_t total = 0;
 	const int filter = q->filter != NULL;
 
-	for (uint32_t c = 0; (c << REGISTRY_CHUNK_SHIFT) < limit; c++) {
+	/* from the other end, slots are scanned last to first: ids then arrive roughly in the
+	 * order the reversed selection wants, and equal keys are rejected at the root */
+	const uint32_t nchunks = (limit + REGISTRY_CHUNK_SLOTS - 1) >> REGISTRY_CHUNK_SHIFT;
+
+	for (uint32_t cc = 0; cc < nchunks; cc++) {
+		uint32_t c = q->reversed ? nchunks - 1 - cc : cc;
 		struct registry_chunk *ch = registry_chunk(c);
 		uint32_t n = limit - (c << REGISTRY_CHUNK_SHIFT);
 
@@ -178,7 +183,8 @@ tasks_scan_total_sorted(struct tasks_query *q, struct topn *top, const int sort,
 			continue;
 		if (n > REGISTRY_CHUNK_SLOTS)
 			n = REGISTRY_CHUNK_SLOTS;
-		for (uint32_t i = 0; i < n; i++) {
+		for (uint32_t ii = 0; ii < n; ii++) {
+			uint32_t i = q->reversed ? n - 1 - ii : ii;
 			struct sonde_task *t = &ch->hot[i];
 			uint32_t g1 = atomic_load_explicit(&t->generation_, memory_order_relaxed), g2, xf;
 			uint64_t id;
@@ -246,7 +252,12 @@ tasks_scan_window_sorted(struct tasks_query *q, struct topn *top, const int sort
 	uint32_t limit = registry_slot_limit();
 	uint64_t total = 0;
 
-	for (uint32_t c = 0; (c << REGISTRY_CHUNK_SHIFT) < limit; c++) {
+	/* from the other end, slots are scanned last to first: ids then arrive roughly in the
+	 * order the reversed selection wants, and equal keys are rejected at the root */
+	const uint32_t nchunks = (limit + REGISTRY_CHUNK_SLOTS - 1) >> REGISTRY_CHUNK_SHIFT;
+
+	for (uint32_t cc = 0; cc < nchunks; cc++) {
+		uint32_t c = q->reversed ? nchunks - 1 - cc : cc;
 		struct registry_chunk *ch = registry_chunk(c);
 		uint32_t n = limit - (c << REGISTRY_CHUNK_SHIFT);
 
@@ -254,7 +265,8 @@ tasks_scan_window_sorted(struct tasks_query *q, struct topn *top, const int sort
 			continue;
 		if (n > REGISTRY_CHUNK_SLOTS)
 			n = REGISTRY_CHUNK_SLOTS;
-		for (uint32_t i = 0; i < n; i++) {
+		for (uint32_t ii = 0; ii < n; ii++) {
+			uint32_t i = q->reversed ? n - 1 - ii : ii;
 			uint32_t g = ch->snap_gen[i];
 			int64_t key;
 
