@@ -20,6 +20,10 @@
 #include "client.h"
 #include "sockdir.h"
 
+/* How long `sonde list` waits for one agent's greeting before calling it "not responding": long
+ * enough for a busy host on a loaded machine, short enough for a list of stuck ones. */
+#define CLIENT_DISCOVER_TIMEOUT_MS 1500
+
 struct client {
 	int fd;
 	json_t *greeting;
@@ -410,7 +414,7 @@ static void client_discover_in(const char *dir, DIR *d, struct agent_ref **refs,
 			continue;
 		if (snprintf(ref.path, sizeof ref.path, "%s/%s", dir, de->d_name) >= (int)sizeof ref.path)
 			continue;
-		c = client_connect_ex(ref.path, 500, &why, &unresponsive);
+		c = client_connect_ex(ref.path, CLIENT_DISCOVER_TIMEOUT_MS, &why, &unresponsive);
 		if (c == NULL) {
 			free(why);
 			/* A stopped or hung service is exactly what an operator looks for: listed, not
