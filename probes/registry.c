@@ -664,31 +664,36 @@ uint64_t registry_exit_ring_dropped(void)
 	return atomic_load_explicit(&ring_dropped, RLX);
 }
 
-/* Total exits: every thread's count, and those of threads that ended. */
-static uint64_t registry_exited_count(void)
+/* Which per-thread counter to sum: each thread counts its own (one plain store), and threads
+ * that ended leave theirs in the retired_* totals. */
+enum registry_counter { COUNT_SPAWNS, COUNT_EXITS, COUNT_EXIT_REDUCTIONS };
+
+static uint64_t registry_sum(enum registry_counter which)
 {
 	uint64_t n;
 
 	pthread_mutex_lock(&caches_lock);
-	n = retired_exits;
+	n = which == COUNT_SPAWNS ? retired_spawns
+	    : which == COUNT_EXITS ? retired_exits : retired_exit_reductions;
 	for (struct registry_cache *c = caches; c != NULL; c = c->next)
-		n += atomic_load_explicit(&c->exits, RLX);
+		n += atomic_load_explicit(which == COUNT_SPAWNS ? &c->spawns
+		                          : which == COUNT_EXITS ? &c->exits : &c->exit_reductions,
+		                          RLX);
 	pthread_mutex_unlock(&caches_lock);
 	return n;
+}
+
+/* Total exits: every thread's count, and those of threads that ended. */
+static uint64_t registry_exited_count(void)
+{
+	return registry_sum(COUNT_EXITS);
 }
 
 /* Total spawns, counted now: with the exits, tells the tree index whether the set of tasks
  * changed since it was built. */
 uint64_t registry_spawned_count(void)
 {
-	uint64_t n;
-
-	pthread_mutex_lock(&caches_lock);
-	n = retired_spawns;
-	for (struct registry_cache *c = caches; c != NULL; c = c->next)
-		n += atomic_load_explicit(&c->spawns, RLX);
-	pthread_mutex_unlock(&caches_lock);
-	return n;
+	return registry_sum(COUNT_SPAWNS);
 }
 
 /* Total exits, counted now (the same sum registry_totals() reports). */
@@ -701,14 +706,7 @@ uint64_t registry_exited_now(void)
  * that only grows, so a rate computed from it counts the last work of tasks that ended. */
 static uint64_t registry_exited_reductions(void)
 {
-	uint64_t n;
-
-	pthread_mutex_lock(&caches_lock);
-	n = retired_exit_reductions;
-	for (struct registry_cache *c = caches; c != NULL; c = c->next)
-		n += atomic_load_explicit(&c->exit_reductions, RLX);
-	pthread_mutex_unlock(&caches_lock);
-	return n;
+	return registry_sum(COUNT_EXIT_REDUCTIONS);
 }
 
 /* Record the final figures in the exit ring, free the slot (even generation) and keep its
