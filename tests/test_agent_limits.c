@@ -184,7 +184,11 @@ static void test_many_short_lines_linear(void **state)
 		assert_true(n > 0);
 		off += (size_t)n;
 	}
-	assert_int_equal(send(client, "{\"id\":7,\"cmd\":\"ping\"}\n", 24, MSG_NOSIGNAL), 24);
+	{
+		static const char ping[] = "{\"id\":7,\"cmd\":\"ping\"}\n";
+		assert_int_equal(send(client, ping, sizeof ping - 1, MSG_NOSIGNAL),
+		                 (ssize_t)(sizeof ping - 1));
+	}
 	{
 		struct pollfd p = {.fd = client, .events = POLLIN};
 		for (int waited = 0; waited < 20000 && !pong; waited += 100) {

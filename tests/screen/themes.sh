@@ -119,7 +119,10 @@ utf8=LANG=C.UTF-8
 run_screen "$utf8 TERM=tmux-256color" "themes-host"
 check "default theme: the screen comes up in colour" has_colour "$work/escaped"
 
-run_screen "$utf8 TERM=tmux-256color" "bad_key.theme" --theme "$srcdir/tests/data/themes/bad_key.theme"
+# A short copy: the warning names the file, and a long source path (make distcheck) would run
+# past the screen's width.
+cp "$srcdir/tests/data/themes/bad_key.theme" "$work/bad_key.theme"
+run_screen "$utf8 TERM=tmux-256color" "bad_key.theme" --theme "$work/bad_key.theme"
 check "bad theme file reported as FILE:LINE" shows "bad_key.theme:4"
 check "bad theme file: the screen still comes up, in the built-in colours" has_colour "$work/escaped"
 
