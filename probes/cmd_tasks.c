@@ -176,13 +176,11 @@ tasks_scan_total_sorted(struct tasks_query *q, struct topn *top, const int sort,
 
 	for (uint32_t cc = 0; cc < nchunks; cc++) {
 		uint32_t c = q->reversed ? nchunks - 1 - cc : cc;
-		struct registry_chunk *ch = registry_chunk(c);
-		uint32_t n = limit - (c << REGISTRY_CHUNK_SHIFT);
+		uint32_t n;
+		struct registry_chunk *ch = registry_chunk_span(c, limit, &n);
 
 		if (ch == NULL)
 			continue;
-		if (n > REGISTRY_CHUNK_SLOTS)
-			n = REGISTRY_CHUNK_SLOTS;
 		for (uint32_t ii = 0; ii < n; ii++) {
 			uint32_t i = q->reversed ? n - 1 - ii : ii;
 			struct sonde_task *t = &ch->hot[i];
@@ -258,13 +256,11 @@ tasks_scan_window_sorted(struct tasks_query *q, struct topn *top, const int sort
 
 	for (uint32_t cc = 0; cc < nchunks; cc++) {
 		uint32_t c = q->reversed ? nchunks - 1 - cc : cc;
-		struct registry_chunk *ch = registry_chunk(c);
-		uint32_t n = limit - (c << REGISTRY_CHUNK_SHIFT);
+		uint32_t n;
+		struct registry_chunk *ch = registry_chunk_span(c, limit, &n);
 
 		if (ch == NULL)
 			continue;
-		if (n > REGISTRY_CHUNK_SLOTS)
-			n = REGISTRY_CHUNK_SLOTS;
 		for (uint32_t ii = 0; ii < n; ii++) {
 			uint32_t i = q->reversed ? n - 1 - ii : ii;
 			uint32_t g = ch->snap_gen[i];

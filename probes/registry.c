@@ -94,6 +94,14 @@ struct registry_chunk *registry_chunk(uint32_t c)
 	return atomic_load_explicit(&chunks[c], ACQ);
 }
 
+struct registry_chunk *registry_chunk_span(uint32_t c, uint32_t limit, uint32_t *n)
+{
+	uint32_t left = limit - (c << REGISTRY_CHUNK_SHIFT);
+
+	*n = left > REGISTRY_CHUNK_SLOTS ? REGISTRY_CHUNK_SLOTS : left;
+	return registry_chunk(c);
+}
+
 /* Slot number -> its hot line, cold record, link. Callers only pass numbers already handed out. */
 static inline struct registry_chunk *registry_chunk_of(uint32_t idx)
 {
@@ -930,13 +938,11 @@ long registry_find(uint64_t id, uint32_t *gen)
 	if (id == 0)
 		return -1;
 	for (uint32_t c = 0; (c << REGISTRY_CHUNK_SHIFT) < limit; c++) {
-		struct registry_chunk *ch = registry_chunk(c);
-		uint32_t n = limit - (c << REGISTRY_CHUNK_SHIFT);
+		uint32_t n;
+		struct registry_chunk *ch = registry_chunk_span(c, limit, &n);
 
 		if (ch == NULL)
 			continue;
-		if (n > REGISTRY_CHUNK_SLOTS)
-			n = REGISTRY_CHUNK_SLOTS;
 		for (uint32_t i = 0; i < n; i++) {
 			struct sonde_task *t = &ch->hot[i];
 			uint32_t g1 = atomic_load_explicit(&t->generation_, ACQ), g2;
@@ -1047,13 +1053,11 @@ void registry_tick(uint64_t now_ns)
 	 * once (live) or, for a few microseconds' window, in the next tick; never twice. */
 	tot.reductions = registry_exited_reductions();
 	for (uint32_t c = 0; (c << REGISTRY_CHUNK_SHIFT) < limit; c++) {
-		struct registry_chunk *ch = registry_chunk(c);
-		uint32_t n = limit - (c << REGISTRY_CHUNK_SHIFT);
+		uint32_t n;
+		struct registry_chunk *ch = registry_chunk_span(c, limit, &n);
 
 		if (ch == NULL)
 			continue;
-		if (n > REGISTRY_CHUNK_SLOTS)
-			n = REGISTRY_CHUNK_SLOTS;
 		for (uint32_t i = 0; i < n; i++) {
 			struct sonde_task *t = &ch->hot[i];
 			uint32_t g1 = atomic_load_explicit(&t->generation_, ACQ), g2, xf;

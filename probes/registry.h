@@ -95,6 +95,10 @@ uint32_t registry_slot_limit(void);
 /* The chunk holding slot numbers [c << SHIFT, (c+1) << SHIFT), or NULL if not made yet. */
 struct registry_chunk *registry_chunk(uint32_t c);
 
+/* For scans of every slot below limit: chunk c (NULL if never made: skip it) and, in *n, how many
+ * of its slots lie below limit. */
+struct registry_chunk *registry_chunk_span(uint32_t c, uint32_t limit, uint32_t *n);
+
 /* Everything known about one live task, copied consistently. */
 struct registry_row {
 	uint32_t idx, gen;
