@@ -35,6 +35,9 @@ extern const struct command_entry cmd_prof_entry;
 /* Objects kept alive by the "leak" below, freed at the end. */
 #define LEAK_SIZE 4096
 #define LEAK_MAX 20000
+/* Objects leaked per step: 24 MB, enough that a short unsampled stretch at the start of a run
+ * (seen now and then: a third of 8 MB missing) cannot move the estimate past the tolerance. */
+#define LEAK_N 6000
 static void *leaked[LEAK_MAX];
 static int nleaked;
 
@@ -199,7 +202,12 @@ static void test_start_dump_top_diff_stop(void **state)
 	assert_string_equal(err.code, ERR_BUSY);
 	assert_non_null(strstr(err.message, "started by sonde"));
 
-	prof_test_leaky_function(2000);    /* 8 MB */
+	/* This thread's next sample point was drawn at the old rate (512 KiB on average, often
+	 * several MB away): allocate and free past it first, or the leak's first megabytes go
+	 * unsampled and the estimate comes out a quarter low now and then. */
+	for (int i = 0; i < 8192; i++)
+		free(malloc(LEAK_SIZE));
+	prof_test_leaky_function(LEAK_N);    /* 24 MB */
 	r = run_prof(&err, "{\"cmd\":\"prof\",\"action\":\"dump\"}");
 	assert_non_null(r);
 	assert_int_equal(stat(jstr(r, "path"), &st), 0);
@@ -219,9 +227,14 @@ static void test_start_dump_top_diff_stop(void **state)
 	assert_non_null(strstr(json_string_value(json_array_get(json_object_get(row, "stack"), 0)),
 	                       "prof_test_leaky_function+0x"));
 	assert_true(json_array_size(json_object_get(row, "stack")) >= 2);   /* and its callers */
-	est = (double)json_integer_value(json_object_get(row, "bytes"));
-	if (fabs(est - 2000.0 * LEAK_SIZE) > 0.25 * 2000.0 * LEAK_SIZE)
-		fail_msg("estimated %.0f bytes at the leaky site, expected 8192000 +- 25%%", est);
+	/* The estimate is checked per function: now and then jemalloc reaches the sample through
+	 * another internal path, and the same call site then shows as two stacks. */
+	est = (double)json_integer_value(
+		json_object_get(json_array_get(json_object_get(r, "functions"), 0), "bytes"));
+	if (fabs(est - (double)LEAK_N * LEAK_SIZE) > 0.25 * LEAK_N * LEAK_SIZE)
+		fail_msg("estimated %.0f bytes in the leaky function (%lld sites), expected %d "
+		         "+- 25%%", est, LEAK_N * LEAK_SIZE, (long long)json_integer_value(json_object_get(
+		                             json_array_get(json_object_get(r, "functions"), 0), "sites")));
 	assert_string_equal(jstr(json_array_get(json_object_get(r, "functions"), 0), "function"),
 	                    "prof_test_leaky_function");
 	assert_string_equal(
@@ -231,7 +244,7 @@ static void test_start_dump_top_diff_stop(void **state)
 	json_decref(r);
 
 	/* The leak goes on; a second dump; the diff shows the site growing by ~8 MB. */
-	prof_test_leaky_function(2000);
+	prof_test_leaky_function(LEAK_N);
 	r = run_prof(&err, "{\"cmd\":\"prof\",\"action\":\"dump\"}");
 	assert_non_null(r);
 	json_decref(r);
@@ -241,8 +254,9 @@ static void test_start_dump_top_diff_stop(void **state)
 	assert_non_null(row);
 	assert_string_equal(jstr(row, "function"), "prof_test_leaky_function");
 	est = (double)json_integer_value(json_object_get(row, "delta_bytes"));
-	if (fabs(est - 2000.0 * LEAK_SIZE) > 0.3 * 2000.0 * LEAK_SIZE)
-		fail_msg("diff says the leaky site grew %.0f bytes, expected 8192000 +- 30%%", est);
+	if (fabs(est - (double)LEAK_N * LEAK_SIZE) > 0.3 * LEAK_N * LEAK_SIZE)
+		fail_msg("diff says the leaky site grew %.0f bytes, expected %d +- 30%%", est,
+		         LEAK_N * LEAK_SIZE);
 	assert_int_equal(json_integer_value(json_object_get(r, "to")),
 	                 json_integer_value(json_object_get(r, "from")) + 1);
 	json_decref(r);
