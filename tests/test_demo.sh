@@ -25,7 +25,7 @@ check() { # check DESCRIPTION COMMAND...: ok when the command succeeds
 	why=
 }
 
-echo "1..21"
+echo "1..22"
 
 for b in "$demo_bin" "$sonde_bin" "$pick_bin"; do
 	if [ ! -x "$b" ]; then
@@ -220,6 +220,15 @@ query tasks sort=id limit=1 >"$tmp/q.json"
 total=$(pick total)
 why="total ${total:-?}"
 check "all tasks are declared (${total:-?} >= 5000 parked + the tree)" test "${total:-0}" -ge 5050
+
+# The human-readable tree: children indented under their supervisor, every byte figure with its
+# unit (memory_self included), numbers right-aligned.
+"$sonde_bin" query -s "$socket" tree depth=2 >"$tmp/tree.txt" 2>>"$tmp/query.err"
+why="$(head -c 1500 "$tmp/tree.txt")"
+check "sonde query tree: acceptor_pool indented under app_sup, memory_self with its unit" sh -c "
+	grep -Eq '^ +1  app_sup ' '$tmp/tree.txt' &&
+	grep -Eq '^ +[0-9]+    acceptor_pool ' '$tmp/tree.txt' &&
+	grep -E '^ +[0-9]+    acceptor_pool ' '$tmp/tree.txt' | grep -Eq ' [0-9.]+ (B|KiB|MiB) +[0-9]+ +[0-9]+ +[0-9.]+ (B|KiB|MiB) '"
 
 # --- shutdown -----------------------------------------------------------------------------
 kill -TERM "$demo_pid"

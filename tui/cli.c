@@ -24,7 +24,6 @@
 #include "sockdir.h"
 
 #define CLI_TIMEOUT_MS 10000
-#define CLI_DEPTH_KEY "\001depth"   /* private key: a row's depth in a flattened tree */
 
 /* ---- target resolution (shared with the TUI's command line) ------------------------------ */
 
@@ -136,10 +135,10 @@ static void cli_format_value(const char *key, const json_t *v, char *buf, size_t
 				return;
 			}
 		}
-		if (cli_ends_with(key, "_bytes") || strcmp(key, "memory") == 0)
-			snprintf(buf, size, "%s", fmt_bytes(tmp, sizeof tmp, d));
-		else if (cli_ends_with(key, "_delta") && strstr(key, "memory") != NULL)
+		if (cli_ends_with(key, "_delta") && strstr(key, "memory") != NULL)
 			snprintf(buf, size, "%s", fmt_bytes_delta(tmp, sizeof tmp, d));
+		else if (cli_ends_with(key, "_bytes") || strncmp(key, "memory", 6) == 0)
+			snprintf(buf, size, "%s", fmt_bytes(tmp, sizeof tmp, d));
 		else if (cli_ends_with(key, "_pct"))
 			snprintf(buf, size, "%s", fmt_percent(tmp, sizeof tmp, d));
 		else if (cli_ends_with(key, "_per_s"))
@@ -186,106 +185,160 @@ static int cli_is_scalar(const json_t *v)
 	                               json_is_object(json_array_get(v, 0)));
 }
 
-/* Rows of a table, flattening nested "children" arrays with indentation (trees). */
-static void cli_collect_rows(const json_t *rows, int depth, json_t *flat)
+/* A table row: the object and its depth in a flattened tree. */
+struct cli_row {
+	const json_t *obj;
+	int depth;
+};
+
+struct cli_rows {
+	struct cli_row *v;
+	size_t n, cap;
+	int failed;
+};
+
+/* Rows of a table, flattening nested "children" arrays with indentation (trees); no copies. */
+static void cli_collect_rows(const json_t *rows, int depth, struct cli_rows *out)
 {
 	size_t i;
 	const json_t *row;
 
 	json_array_foreach(rows, i, row) {
-		json_t *copy;
+		const json_t *kids;
+
 		if (!json_is_object(row))
 			continue;
-		copy = json_copy((json_t *)row);
-		json_object_set_new(copy, CLI_DEPTH_KEY, json_integer(depth));
-		json_array_append_new(flat, copy);
-		if (json_is_array(json_object_get(row, "children")))
-			cli_collect_rows(json_object_get(row, "children"), depth + 1, flat);
+		if (out->n == out->cap) {
+			size_t cap = out->cap ? out->cap * 2 : 64;
+			struct cli_row *grown = realloc(out->v, cap * sizeof *grown);
+
+			if (grown == NULL) {
+				out->failed = 1;
+				return;
+			}
+			out->v = grown;
+			out->cap = cap;
+		}
+		out->v[out->n++] = (struct cli_row){row, depth};
+		kids = json_object_get(row, "children");
+		if (json_is_array(kids))
+			cli_collect_rows(kids, depth + 1, out);
 	}
 }
 
+/* Write s padded with spaces to width w (left or right aligned), cut at w when left aligned. */
+static void cli_put_cell(FILE *out, const char *s, size_t len, size_t w, int right)
+{
+	if (!right && len > w)
+		len = w;
+	if (right)
+		for (size_t k = len; k < w; k++)
+			putc(' ', out);
+	fwrite(s, 1, len, out);
+	if (!right)
+		for (size_t k = len; k < w; k++)
+			putc(' ', out);
+}
+
 /* Print an array of objects as an aligned table; numbers right-aligned. Each cell is formatted
- * once (thousand-row replies are common: `sonde query threads` at 1000 threads). */
+ * once into one text buffer (thousand-row replies are common: `sonde query threads` at 1000
+ * threads), rows are referenced, not copied. */
 static void cli_print_table(FILE *out, const json_t *rows)
 {
-	json_t *flat = json_array(), *cols = json_array();
-	size_t ncols, nrows, i, j;
-	size_t *width;
-	char **cells;
-	unsigned char *numeric;
-	const json_t *row;
+	struct cli_rows flat = {0};
+	const char **colname = NULL;
+	size_t ncols = 0, nrows, i, j, textlen = 0, textcap = 0;
+	size_t *width = NULL, *start = NULL;
+	char *text = NULL;
+	unsigned char *numeric = NULL;
 	const char *key;
 	json_t *v;
 
-	cli_collect_rows(rows, 0, flat);
-	nrows = json_array_size(flat);
+	cli_collect_rows(rows, 0, &flat);
+	if (flat.failed)
+		goto out;
+	nrows = flat.n;
 	/* Columns: scalar keys in the order the first rows give them. */
-	json_array_foreach(flat, i, row) {
-		if (i >= 8)
-			break;
-		json_object_foreach((json_t *)row, key, v) {
+	for (i = 0; i < nrows && i < 8; i++) {
+		json_object_foreach((json_t *)flat.v[i].obj, key, v) {
 			int seen = 0;
-			if (key[0] == '\001' || !cli_is_scalar(v))
+			const char **grown;
+
+			if (!cli_is_scalar(v))
 				continue;
-			for (j = 0; j < json_array_size(cols); j++)
-				seen |= strcmp(json_string_value(json_array_get(cols, j)), key) == 0;
-			if (!seen)
-				json_array_append_new(cols, json_string(key));
+			for (j = 0; j < ncols && !seen; j++)
+				seen = strcmp(colname[j], key) == 0;
+			if (seen)
+				continue;
+			grown = realloc(colname, (ncols + 1) * sizeof *colname);
+			if (grown == NULL)
+				goto out;
+			colname = grown;
+			colname[ncols++] = key;
 		}
 	}
-	ncols = json_array_size(cols);
 	width = calloc(ncols + 1, sizeof *width);
-	cells = calloc(nrows * ncols + 1, sizeof *cells);
+	start = calloc(nrows * ncols + 1, sizeof *start);
 	numeric = calloc(nrows * ncols + 1, 1);
-	if (width == NULL || cells == NULL || numeric == NULL)
+	if (width == NULL || start == NULL || numeric == NULL)
 		goto out;
 	for (j = 0; j < ncols; j++)
-		width[j] = strlen(json_string_value(json_array_get(cols, j)));
+		width[j] = strlen(colname[j]);
 	for (i = 0; i < nrows; i++) {
-		const json_t *r = json_array_get(flat, i);
-		int depth = (int)json_integer_value(json_object_get(r, CLI_DEPTH_KEY));
+		int depth = flat.v[i].depth > 20 ? 20 : flat.v[i].depth;
+
 		for (j = 0; j < ncols; j++) {
-			const char *k = json_string_value(json_array_get(cols, j));
-			const json_t *val = json_object_get(r, k);
-			char cell[256], *text;
+			const json_t *val = json_object_get(flat.v[i].obj, colname[j]);
+			char cell[256];
+			int n;
 			size_t w;
-			cli_format_value(k, val ?: json_null(), cell, sizeof cell);
-			if (strcmp(k, "name") == 0 && depth > 0)
-				text = xasprintf("%*s%.200s", 2 * (depth > 20 ? 20 : depth), "", cell);
+
+			cli_format_value(colname[j], val ?: json_null(), cell, sizeof cell);
+			if (textcap - textlen < sizeof cell + 48) {
+				size_t cap = textcap ? textcap * 2 : 64 * 1024;
+				char *grown = realloc(text, cap);
+
+				if (grown == NULL)
+					goto out;
+				text = grown;
+				textcap = cap;
+			}
+			if (strcmp(colname[j], "name") == 0 && depth > 0)
+				n = snprintf(text + textlen, textcap - textlen, "%*s%.200s", 2 * depth, "",
+				             cell);
 			else
-				text = strdup(cell);
-			if (text == NULL)
-				goto out;
-			cells[i * ncols + j] = text;
+				n = snprintf(text + textlen, textcap - textlen, "%s", cell);
+			start[i * ncols + j] = textlen;
+			textlen += (size_t)n + 1;
 			numeric[i * ncols + j] = json_is_number(val);
-			w = strlen(text);
+			w = (size_t)n;
 			if (w > width[j])
 				width[j] = w > 60 ? 60 : w;
 		}
 	}
-	for (j = 0; j < ncols; j++)
-		fprintf(out, "%s%-*s", j ? "  " : "", (int)width[j],
-		        json_string_value(json_array_get(cols, j)));
-	fputc('\n', out);
+	for (j = 0; j < ncols; j++) {
+		if (j)
+			fputs("  ", out);
+		cli_put_cell(out, colname[j], strlen(colname[j]), width[j], 0);
+	}
+	putc('\n', out);
 	for (i = 0; i < nrows; i++) {
 		for (j = 0; j < ncols; j++) {
-			const char *cell = cells[i * ncols + j];
-			if (numeric[i * ncols + j])
-				fprintf(out, "%s%*s", j ? "  " : "", (int)width[j], cell);
-			else
-				fprintf(out, "%s%-*.*s", j ? "  " : "", (int)width[j], (int)width[j], cell);
+			const char *cell = text + start[i * ncols + j];
+
+			if (j)
+				fputs("  ", out);
+			cli_put_cell(out, cell, strlen(cell), width[j], numeric[i * ncols + j]);
 		}
-		fputc('\n', out);
+		putc('\n', out);
 	}
 out:
-	if (cells != NULL)
-		for (i = 0; i < nrows * ncols; i++)
-			free(cells[i]);
-	free(cells);
+	free(text);
+	free(start);
 	free(numeric);
 	free(width);
-	json_decref(cols);
-	json_decref(flat);
+	free(colname);
+	free(flat.v);
 }
 
 /* Print an object: scalars as aligned "key  value" lines, sub-objects as indented sections,
