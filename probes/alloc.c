@@ -72,6 +72,7 @@ static struct {
 	struct je_mib lextent_curlextents;
 	struct je_mib arena_page;
 	struct alloc_je_snapshot snap;
+	int snap_valid;                /* snap holds a complete reading */
 	size_t arena_cap;              /* entries allocated in snap.arenas */
 	/* Counters of the two latest probe ticks, indexed by arena index, for the rates. */
 	struct je_counts { uint64_t nrequests, ndalloc; int valid; } *tick_prev, *tick_cur, *call_prev;
@@ -463,6 +464,7 @@ const struct alloc_je_snapshot *alloc_je_refresh(const char **cause)
 		*cause = je.cause;
 		return NULL;
 	}
+	je.snap_valid = 0;
 	t0 = alloc_clock_ns();
 	if (je_sample_now(t0) != 0) {
 		*cause = "jemalloc refused the epoch update";
@@ -516,7 +518,20 @@ const struct alloc_je_snapshot *alloc_je_refresh(const char **cause)
 	s->peak_resident = je.peak_resident;
 	s->peaks_since_ns = je.peaks_since_ns;
 	s->cost_ns = alloc_clock_ns() - t0;
+	je.snap_valid = 1;
 	return s;
+}
+
+/* See alloc.h. */
+const struct alloc_je_snapshot *alloc_je_refresh_limited(uint64_t min_interval_ns, int *cached,
+                                                         const char **cause)
+{
+	*cached = 0;
+	if (je.snap_valid && alloc_clock_ns() - je.snap.at_ns < min_interval_ns) {
+		*cached = 1;
+		return &je.snap;
+	}
+	return alloc_je_refresh(cause);
 }
 
 /* allocated / resident: how much of what the allocator keeps the application holds. */

@@ -114,6 +114,15 @@ const struct alloc_je_config *alloc_je_config(const char **cause);
  * (static) on failure. The snapshot lives until the next call. */
 const struct alloc_je_snapshot *alloc_je_refresh(const char **cause);
 
+/* The minimum time between two readings a request can cause: an epoch bump takes every arena's
+ * statistics locks, which the application's malloc slow paths also take. */
+#define ALLOC_JE_MIN_INTERVAL_NS (100ull * 1000 * 1000)
+
+/* alloc_je_refresh, unless the last successful reading is younger than min_interval_ns: then that
+ * reading again, with *cached = 1. */
+const struct alloc_je_snapshot *alloc_je_refresh_limited(uint64_t min_interval_ns, int *cached,
+                                                         const char **cause);
+
 /* Derived figures, each with the sentence that says how it is computed. */
 double alloc_je_usage(const struct alloc_je_snapshot *s);          /* allocated / resident */
 double alloc_je_fragmentation(const struct alloc_je_snapshot *s);  /* 1 - allocated / active */

@@ -259,6 +259,7 @@ static int alloc_jemalloc_result(int sort, long long limit, int with_stats, json
 	json_t *bins, *large, *r, *theirs = NULL;
 	struct alloc_stats_buf buf = {0};
 	uint64_t t0;
+	int cached = 0;
 
 	if (with_stats) {
 		buf.cap = ALLOC_STATS_BUFFER;
@@ -268,7 +269,9 @@ static int alloc_jemalloc_result(int sort, long long limit, int with_stats, json
 		memset(buf.text, 0, buf.cap);   /* resident before our reading, like after it */
 	}
 	c = alloc_je_config(&cause);
-	s = alloc_je_refresh(&cause);
+	/* jemalloc_stats is compared with a reading taken at the same moment: never a cached one */
+	s = with_stats ? alloc_je_refresh(&cause)
+	               : alloc_je_refresh_limited(ALLOC_JE_MIN_INTERVAL_NS, &cached, &cause);
 	t0 = agent_now_ns();
 	if (s == NULL) {
 		free(buf.text);
@@ -339,6 +342,10 @@ static int alloc_jemalloc_result(int sort, long long limit, int with_stats, json
 	if (with_stats)
 		json_object_set_new(r, "jemalloc_stats", theirs);
 	json_object_set_new(r, "read_cost_us", json_real((double)s->cost_ns / 1e3));
+	json_object_set_new(r, "cached", json_boolean(cached));
+	json_object_set_new(r, "age_s", json_real(t0 > s->at_ns ? (double)(t0 - s->at_ns) / 1e9 : 0.0));
+	json_object_set_new(r, "min_interval_ms",
+	                    json_integer((json_int_t)(ALLOC_JE_MIN_INTERVAL_NS / 1000000)));
 	json_object_set_new(r, "reply_cost_us", json_real((double)(agent_now_ns() - t0) / 1e3));
 	*result = r;
 	return 0;

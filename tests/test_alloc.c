@@ -309,8 +309,10 @@ static void test_je_command_matches_stats_print(void **state)
 	(void)state;
 	if (!need_jemalloc())
 		skip();
+	usleep(ALLOC_JE_MIN_INTERVAL_NS / 1000 + 10000);   /* past the last test's reading: a fresh one */
 	r = run_alloc("{\"cmd\":\"alloc\",\"limit\":1000}", &err);
 	assert_non_null(r);
+	assert_false(json_is_true(json_object_get(r, "cached")));
 	root = je_stats_json();
 	je = json_object_get(root, "jemalloc");
 	assert_string_equal(json_string_value(json_object_get(r, "allocator")), "jemalloc");
@@ -346,6 +348,51 @@ static void test_je_command_matches_stats_print(void **state)
 	assert_true(json_real_value(json_object_get(r, "read_cost_us")) > 0);
 	json_decref(root);
 	json_decref(r);
+}
+
+/* Requests cause at most one jemalloc reading per ALLOC_JE_MIN_INTERVAL_NS (an epoch bump takes
+ * the arenas' statistics locks): one at once after another gets the same reading back, marked
+ * cached with its age; after the interval a fresh one sees a new 8 MiB block; jemalloc_stats=true
+ * always reads afresh. */
+static void test_je_command_rate_limited(void **state)
+{
+	struct cmd_error err;
+	json_t *r1, *r2, *r3, *r4;
+	char *big;
+
+	(void)state;
+	if (!need_jemalloc())
+		skip();
+	usleep(ALLOC_JE_MIN_INTERVAL_NS / 1000 + 10000);
+	r1 = run_alloc("{\"cmd\":\"alloc\"}", &err);
+	assert_non_null(r1);
+	assert_false(json_is_true(json_object_get(r1, "cached")));
+	assert_int_equal(jget(r1, "min_interval_ms"), ALLOC_JE_MIN_INTERVAL_NS / 1000000);
+	big = malloc(8u << 20);
+	assert_non_null(big);
+	memset(big, 1, 8u << 20);
+	r2 = run_alloc("{\"cmd\":\"alloc\"}", &err);
+	assert_non_null(r2);
+	assert_true(json_is_true(json_object_get(r2, "cached")));
+	assert_true(json_real_value(json_object_get(r2, "age_s")) <
+	            (double)ALLOC_JE_MIN_INTERVAL_NS / 1e9);
+	assert_int_equal(jget(r2, "global/allocated_bytes"), jget(r1, "global/allocated_bytes"));
+	assert_true(json_real_value(json_object_get(r2, "read_cost_us")) ==
+	            json_real_value(json_object_get(r1, "read_cost_us")));
+	r3 = run_alloc("{\"cmd\":\"alloc\",\"jemalloc_stats\":true}", &err);
+	assert_non_null(r3);
+	assert_false(json_is_true(json_object_get(r3, "cached")));
+	assert_true(jget(r3, "global/allocated_bytes") >= jget(r1, "global/allocated_bytes") + (8 << 20));
+	usleep(ALLOC_JE_MIN_INTERVAL_NS / 1000 + 10000);
+	r4 = run_alloc("{\"cmd\":\"alloc\"}", &err);
+	assert_non_null(r4);
+	assert_false(json_is_true(json_object_get(r4, "cached")));
+	assert_true(jget(r4, "global/allocated_bytes") >= jget(r1, "global/allocated_bytes") + (8 << 20));
+	free(big);
+	json_decref(r1);
+	json_decref(r2);
+	json_decref(r3);
+	json_decref(r4);
 }
 
 /* Checkerboard: many objects of one size class, every other one freed: that class is ~50% used
@@ -633,6 +680,7 @@ int main(void)
 		cmocka_unit_test(test_je_sample),
 		cmocka_unit_test(test_je_snapshot_matches_stats_print),
 		cmocka_unit_test(test_je_command_matches_stats_print),
+		cmocka_unit_test(test_je_command_rate_limited),
 		cmocka_unit_test(test_je_checkerboard),
 		cmocka_unit_test(test_je_rates_from_ticks),
 		cmocka_unit_test(test_glibc_figures_and_rate_limit),
