@@ -23,6 +23,7 @@
 #include "proc.h"
 #include "proto.h"
 #include "registry.h"
+#include "scanhelper.h"
 #include "taskjson.h"
 #include "topn.h"
 
@@ -31,6 +32,9 @@
 #define TASKS_OFFSET_MAX ((long long)REGISTRY_MAX_SLOTS)  /* any position a task can have */
 #define TASKS_DEEP_OFFSET 65536   /* from here on a page may be selected from the other end */
 #define TASKS_FILTER_MAX 128
+/* From this many chunks of slots (65,536 each) on, total-mode scans are split with the scan
+ * helper thread: below it a scan takes under ~1 ms and a hand-over would not pay. */
+#define TASKS_PARALLEL_CHUNKS 4
 
 enum tasks_sort { S_MEMORY, S_REDUCTIONS, S_QUEUE, S_CPU, S_NAME, S_ID, S_AGE };
 
@@ -164,17 +168,18 @@ static inline __attribute__((always_inline)) int64_t tasks_key(int sort, struct 
  * (sort is a constant at each call site), and a slot whose key cannot enter the heap costs one
  * generation load and one key load: the scan runs at memory speed. */
 static inline __attribute__((always_inline)) uint64_t
-tasks_scan_total_sorted(struct tasks_query *q, struct topn *top, const int sort, const int find)
+tasks_scan_total_sorted(struct tasks_query *q, struct topn *top, const int sort, const int find,
+                        uint32_t limit, uint32_t lo, uint32_t hi)
 {
-	uint32_t limit = registry_slot_limit();
 	uint64_t total = 0;
 	const int filter = q->filter != NULL;
 
 	/* from the other end, slots are scanned last to first: ids then arrive roughly in the
-	 * order the reversed selection wants, and equal keys are rejected at the root */
+	 * order the reversed selection wants, and equal keys are rejected at the root; [lo, hi)
+	 * are positions in that scanning order, in chunks */
 	const uint32_t nchunks = (limit + REGISTRY_CHUNK_SLOTS - 1) >> REGISTRY_CHUNK_SHIFT;
 
-	for (uint32_t cc = 0; cc < nchunks; cc++) {
+	for (uint32_t cc = lo; cc < hi && cc < nchunks; cc++) {
 		uint32_t c = q->reversed ? nchunks - 1 - cc : cc;
 		uint32_t n;
 		struct registry_chunk *ch = registry_chunk_span(c, limit, &n);
@@ -225,21 +230,76 @@ tasks_scan_total_sorted(struct tasks_query *q, struct topn *top, const int sort,
 /* One instance per sort key, and per find or not, so the common scan pays nothing for find. */
 #define TASKS_SCAN_TOTAL(F)                                                                  \
 	switch (q->sort) {                                                                   \
-	case S_MEMORY: return tasks_scan_total_sorted(q, top, S_MEMORY, F);                  \
-	case S_REDUCTIONS: return tasks_scan_total_sorted(q, top, S_REDUCTIONS, F);          \
-	case S_QUEUE: return tasks_scan_total_sorted(q, top, S_QUEUE, F);                    \
-	case S_CPU: return tasks_scan_total_sorted(q, top, S_CPU, F);                        \
-	case S_NAME: return tasks_scan_total_sorted(q, top, S_NAME, F);                      \
-	case S_ID: return tasks_scan_total_sorted(q, top, S_ID, F);                          \
-	default: return tasks_scan_total_sorted(q, top, S_AGE, F);                           \
+	case S_MEMORY: return tasks_scan_total_sorted(q, top, S_MEMORY, F, limit, lo, hi);   \
+	case S_REDUCTIONS:                                                                   \
+		return tasks_scan_total_sorted(q, top, S_REDUCTIONS, F, limit, lo, hi);      \
+	case S_QUEUE: return tasks_scan_total_sorted(q, top, S_QUEUE, F, limit, lo, hi);     \
+	case S_CPU: return tasks_scan_total_sorted(q, top, S_CPU, F, limit, lo, hi);         \
+	case S_NAME: return tasks_scan_total_sorted(q, top, S_NAME, F, limit, lo, hi);       \
+	case S_ID: return tasks_scan_total_sorted(q, top, S_ID, F, limit, lo, hi);           \
+	default: return tasks_scan_total_sorted(q, top, S_AGE, F, limit, lo, hi);            \
 	}
 
-static uint64_t tasks_scan_total(struct tasks_query *q, struct topn *top)
+/* Chunks [lo, hi) (in scanning order) of the slots below limit. */
+static uint64_t tasks_scan_total_range(struct tasks_query *q, struct topn *top, uint32_t limit,
+                                       uint32_t lo, uint32_t hi)
 {
 	if (q->find) {
 		TASKS_SCAN_TOTAL(1)
 	}
 	TASKS_SCAN_TOTAL(0)
+}
+
+/* The half of a scan the helper thread does: its own copy of the query (for find_pos) and its
+ * own heap of the same capacity. */
+struct tasks_part {
+	struct tasks_query q;
+	struct topn top;
+	uint32_t limit, lo, hi;
+	uint64_t total;
+};
+
+static void tasks_part_run(void *arg)
+{
+	struct tasks_part *p = arg;
+
+	p->total = tasks_scan_total_range(&p->q, &p->top, p->limit, p->lo, p->hi);
+}
+
+/* Total mode: at TASKS_PARALLEL_CHUNKS chunks and more, the second half of the chunks goes to
+ * the scan helper while this thread scans the first; the helper's heap is then merged into
+ * ours. Each half keeps its own best cap items, so the merge is the same selection a single
+ * pass makes (the order is total: key, tie, id). */
+static uint64_t tasks_scan_total(struct tasks_query *q, struct topn *top)
+{
+	uint32_t limit = registry_slot_limit();
+	uint32_t nchunks = (limit + REGISTRY_CHUNK_SLOTS - 1) >> REGISTRY_CHUNK_SHIFT;
+	struct tasks_part part;
+	struct topn_item *theirs;
+	uint64_t total;
+
+	if (nchunks < TASKS_PARALLEL_CHUNKS)
+		return tasks_scan_total_range(q, top, limit, 0, nchunks);
+	theirs = malloc((top->cap > 0 ? top->cap : 1) * sizeof *theirs);
+	if (theirs == NULL)
+		return tasks_scan_total_range(q, top, limit, 0, nchunks);
+	part.q = *q;
+	part.q.find_pos = 0;
+	topn_init(&part.top, theirs, top->cap, top->desc, top->tie, top->tie_ctx);
+	part.limit = limit;
+	part.lo = nchunks / 2;
+	part.hi = nchunks;
+	if (scanhelper_start(tasks_part_run, &part) != 0) {
+		free(theirs);
+		return tasks_scan_total_range(q, top, limit, 0, nchunks);
+	}
+	total = tasks_scan_total_range(q, top, limit, 0, nchunks / 2);
+	scanhelper_wait();
+	for (size_t k = 0; k < part.top.n; k++)
+		topn_offer(top, theirs[k].key, theirs[k].id, theirs[k].idx, theirs[k].gen);
+	q->find_pos += part.q.find_pos;
+	free(theirs);
+	return total + part.total;
 }
 
 /* One pass over the window arrays the last tick wrote (tasks live at that tick): 4 bytes of

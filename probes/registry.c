@@ -27,6 +27,7 @@
 #include "agent.h"
 #include "jemalloc.h"
 #include "registry.h"
+#include "scanhelper.h"
 #include "sonde.h"
 
 #define CACHE_CAP 256u      /* slot numbers a thread keeps */
@@ -1193,9 +1194,10 @@ static void registry_probe_tick(uint64_t now_ns)
 	registry_tick(now_ns);
 }
 
-/* Nothing to release: tasks outlive the agent (it may be started again). */
+/* Tasks outlive the agent (it may be started again): only the scan helper thread is stopped. */
 static void registry_probe_fini(void)
 {
+	scanhelper_shutdown();
 }
 
 const struct probe_entry registry_probe = {

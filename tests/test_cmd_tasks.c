@@ -31,6 +31,7 @@
 #include "inspect.h"
 #include "proc.h"
 #include "registry.h"
+#include "scanhelper.h"
 #include "sonde.h"
 
 extern const struct command_entry cmd_tasks_entry, cmd_task_entry, cmd_tree_entry;
@@ -873,6 +874,110 @@ static void test_tasks_deep_offset(void **state)
 	free(ref);
 }
 
+/* At 4 chunks of slots and more, total-mode scans are split with the scan helper thread and the
+ * two heaps merged: the pages, positions and totals must be exactly those of one pass (checked
+ * against a full sort: ties on memory broken by id, names tied on their first 8 bytes and more,
+ * a deep page selected from the other end, find). */
+#define PAR_N (4 * 65536 + 10000)
+static sonde_task **par;
+static char par_names[500][16];
+
+static int64_t par_mem(uint64_t id)
+{
+	/* ties and negatives; the largest among the highest ids (the helper's half) */
+	return (int64_t)((id * 2654435761u) % 1000) - 500 + (int64_t)(id / 4096) * 100;
+}
+
+static int par_mem_cmp(const void *pa, const void *pb)
+{
+	uint64_t a = sonde_task_id(*(sonde_task *const *)pa), b = sonde_task_id(*(sonde_task *const *)pb);
+	int64_t x = par_mem(a), y = par_mem(b);
+
+	if (x != y)
+		return x < y ? 1 : -1; /* memory descending */
+	return a < b ? -1 : 1;
+}
+
+static int par_name_cmp(const void *pa, const void *pb)
+{
+	uint64_t a = sonde_task_id(*(sonde_task *const *)pa), b = sonde_task_id(*(sonde_task *const *)pb);
+	int c = strcmp(par_names[a % 500], par_names[b % 500]);
+
+	if (c != 0)
+		return c;
+	return a < b ? -1 : 1;
+}
+
+static void par_check_page(json_t *res, sonde_task **ref, long long offset, size_t want)
+{
+	json_t *rows = json_object_get(res, "rows");
+
+	assert_int_equal(json_integer_value(json_object_get(res, "total")), PAR_N);
+	assert_int_equal(json_array_size(rows), want);
+	for (size_t r = 0; r < want; r++)
+		if ((uint64_t)row_int(rows, r, "id") != sonde_task_id(ref[offset + (long long)r]))
+			fail_msg("offset %lld row %zu: id %lld, expected %" PRIu64, offset, r,
+			         (long long)row_int(rows, r, "id"), sonde_task_id(ref[offset + (long long)r]));
+}
+
+static void test_tasks_parallel_scan_matches_reference(void **state)
+{
+	sonde_task **ref;
+	unsigned long jobs0 = scanhelper_jobs();
+	json_t *res;
+
+	(void)state;
+	par = calloc(PAR_N, sizeof *par);
+	ref = calloc(PAR_N, sizeof *ref);
+	assert_non_null(par);
+	assert_non_null(ref);
+	/* names share their first 8 bytes ("ct-par-n") and differ after: the tie function decides */
+	for (int k = 0; k < 500; k++)
+		snprintf(par_names[k], sizeof par_names[k], "ct-par-name%03d", (k * 7) % 500);
+	for (int i = 0; i < PAR_N; i++) {
+		struct sonde_task_spec spec = {.kind = SONDE_WORKER, .initial_call = "par_loop"};
+		uint64_t id;
+
+		spec.name = "ct-par-pending";
+		par[i] = sonde_task_spawn(&spec);
+		assert_non_null(par[i]);
+		id = sonde_task_id(par[i]);
+		sonde_task_set_name(par[i], par_names[id % 500]);
+		sonde_task_memory(par[i], par_mem(id));
+		ref[i] = par[i];
+	}
+	assert_true(registry_slot_limit() >= 4 * 65536);
+
+	qsort(ref, PAR_N, sizeof *ref, par_mem_cmp);
+	res = run(&cmd_tasks_entry, "{\"filter\":\"ct-par-name\",\"limit\":100}");
+	par_check_page(res, ref, 0, 100);
+	json_decref(res);
+	/* a page near the end: counted, then selected from the other end (both passes split) */
+	res = run(&cmd_tasks_entry, "{\"filter\":\"ct-par-name\",\"offset\":%d,\"limit\":50}",
+	          PAR_N - 60);
+	par_check_page(res, ref, PAR_N - 60, 50);
+	json_decref(res);
+	res = run(&cmd_tasks_entry, "{\"filter\":\"ct-par-name\",\"limit\":10,\"find\":%" PRIu64
+	          "}", sonde_task_id(ref[150001]));
+	assert_int_equal(json_integer_value(json_object_get(res, "position")), 150001);
+	par_check_page(res, ref, 0, 10);
+	json_decref(res);
+
+	qsort(ref, PAR_N, sizeof *ref, par_name_cmp);
+	res = run(&cmd_tasks_entry, "{\"sort\":\"name\",\"order\":\"asc\",\"filter\":"
+	          "\"ct-par-name\",\"offset\":1000,\"limit\":100}");
+	par_check_page(res, ref, 1000, 100);
+	json_decref(res);
+
+	/* every one of those scans went half to the helper */
+	if (scanhelper_jobs() - jobs0 < 5)
+		fail_msg("the scan helper ran %lu jobs, expected at least 5", scanhelper_jobs() - jobs0);
+	for (int i = 0; i < PAR_N; i++)
+		sonde_task_exit(par[i], NULL);
+	free(par);
+	free(ref);
+}
+
 /* children=N caps every node's children list (not the budget's top level); a capped node keeps
  * its child_count and says how many were left out; the first children are in id order. */
 static void test_tree_children_cap(void **state)
@@ -1071,6 +1176,7 @@ int main(void)
 		cmocka_unit_test(test_tree_orphans_and_recycled_parents),
 		cmocka_unit_test(test_tasks_find_position),
 		cmocka_unit_test(test_tasks_deep_offset),
+		cmocka_unit_test(test_tasks_parallel_scan_matches_reference),
 		cmocka_unit_test(test_tree_children_cap),
 		cmocka_unit_test(test_tree_wide_node),
 		cmocka_unit_test(test_tree_index_reuse),
