@@ -45,6 +45,7 @@
 #include "command.h"
 #include "jemalloc.h"
 #include "proc.h"
+#include "scanhelper.h"
 #include "proto.h"
 #include "registry.h"
 #include "sampler.h"
@@ -298,19 +299,31 @@ static json_t *system_agent(void)
 {
 	const struct agent_info *ai = agent_info();
 	const struct proc_thread_tick *at = proc_latest_thread(ai->agent_tid);
+	pid_t helper = scanhelper_tid();
+	const struct proc_thread_tick *ht = helper != 0 ? proc_latest_thread(helper) : NULL;
 	struct proc_tick_cost cost;
 	int64_t mem = 0;
 	json_t *parts = system_agent_mem(&mem);
 	json_t *o;
+	double cpu_s = system_thread_cpu_s(ai->agent_tid);
 
+	/* the scan helper works for the agent: its CPU is the agent's cost */
+	if (helper != 0) {
+		double h = system_thread_cpu_s(helper);
+
+		if (!isnan(h))
+			cpu_s = isnan(cpu_s) ? h : cpu_s + h;
+	}
 	proc_tick_cost(&cost);
 	o = json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:i, s:o, s:o, s:I, s:O, s:f, s:f}",
 	              "version", SONDE_VERSION, "protocol", SONDE_PROTOCOL, "clients",
 	              (int)ai->clients, "max_clients", (int)ai->max_clients, "interval_ms",
 	              (int)ai->interval_ms, "requests", (json_int_t)ai->requests, "agent_tid",
 	              (int)ai->agent_tid, "agent_cpu_s",
-	              system_real_or_null(system_thread_cpu_s(ai->agent_tid)), "agent_cpu_pct",
-	              at != NULL ? system_pct(at->cpu_pct) : json_null(), "agent_mem_bytes",
+	              system_real_or_null(cpu_s), "agent_cpu_pct",
+	              at != NULL ? system_pct(at->cpu_pct + (ht != NULL && !isnan(ht->cpu_pct)
+	                                                         ? ht->cpu_pct : 0.0))
+	                         : json_null(), "agent_mem_bytes",
 	              (json_int_t)mem, "agent_mem", parts, "probe_tick_us",
 	              (double)cost.last_ns / 1e3, "probe_tick_max_us", (double)cost.max_ns / 1e3);
 	if (o != NULL) {
@@ -511,7 +524,7 @@ static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error
 	struct proc_thread *threads;
 	struct threads_row *rows;
 	double puser, psys, sum = 0, since_start, since_tick;
-	pid_t self;
+	pid_t self, helper;
 	long long limit, offset;
 	int sort, order, source;
 	const char *filter;
@@ -556,6 +569,7 @@ static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error
 
 	list = json_array();
 	self = getpid(); /* a system call each time: not once per row */
+	helper = scanhelper_tid();
 	for (size_t i = (size_t)offset; i < n && (limit == 0 || i < (size_t)(offset + limit)); i++) {
 		const struct proc_thread *t = &rows[i].t;
 		char state[2] = {t->state > ' ' && t->state < 0x7f ? t->state : '?', '\0'};
@@ -573,7 +587,7 @@ static int cmd_threads_exec(const json_t *req, json_t **result, struct cmd_error
 		json_object_set_new_nocheck(row, "start_s", json_real(t->start_s));
 		if (t->tid == self)
 			json_object_set_new_nocheck(row, "main", json_true());
-		if (t->tid == ai->agent_tid)
+		if (t->tid == ai->agent_tid || (helper != 0 && t->tid == helper))
 			json_object_set_new_nocheck(row, "agent", json_true());
 		json_array_append_new(list, row);
 	}

@@ -8,7 +8,10 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "scanhelper.h"
 
@@ -21,6 +24,7 @@ static struct {
 	void (*fn)(void *);
 	void *arg;
 	unsigned long jobs;
+	_Atomic pid_t tid;
 } sh = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.wake = PTHREAD_COND_INITIALIZER,
@@ -36,6 +40,7 @@ static void sh_atfork_child(void)
 	pthread_cond_init(&sh.wake, NULL);
 	pthread_cond_init(&sh.done, NULL);
 	sh.started = sh.stop = sh.pending = sh.running = 0;
+	atomic_store(&sh.tid, 0);
 }
 
 static void sh_init_once(void)
@@ -46,6 +51,7 @@ static void sh_init_once(void)
 static void *sh_main(void *unused)
 {
 	(void)unused;
+	atomic_store(&sh.tid, (pid_t)syscall(SYS_gettid));
 	pthread_mutex_lock(&sh.lock);
 	for (;;) {
 		while (!sh.pending && !sh.stop)
@@ -62,6 +68,7 @@ static void *sh_main(void *unused)
 		pthread_cond_signal(&sh.done);
 	}
 	pthread_mutex_unlock(&sh.lock);
+	atomic_store(&sh.tid, 0);
 	return NULL;
 }
 
@@ -99,6 +106,11 @@ void scanhelper_wait(void)
 	while (sh.pending || sh.running)
 		pthread_cond_wait(&sh.done, &sh.lock);
 	pthread_mutex_unlock(&sh.lock);
+}
+
+pid_t scanhelper_tid(void)
+{
+	return atomic_load(&sh.tid);
 }
 
 unsigned long scanhelper_jobs(void)

@@ -11,6 +11,8 @@
 #ifndef SONDE_SCANHELPER_H
 #define SONDE_SCANHELPER_H
 
+#include <sys/types.h>
+
 /* Run fn(arg) on the helper thread. 0: it runs there (call scanhelper_wait before touching what
  * fn uses); -1: no helper could be started, run fn yourself. Agent thread only; one job at a
  * time. */
@@ -18,6 +20,9 @@ int scanhelper_start(void (*fn)(void *arg), void *arg);
 
 /* Wait until the job handed over by scanhelper_start has finished. */
 void scanhelper_wait(void);
+
+/* The helper's thread id, 0 when it is not running: its CPU is the agent's cost. */
+pid_t scanhelper_tid(void);
 
 /* Jobs run on the helper so far (for tests and benchmarks). */
 unsigned long scanhelper_jobs(void);

@@ -33,6 +33,7 @@
 #include "jemalloc.h"
 #include "proc.h"
 #include "registry.h"
+#include "scanhelper.h"
 #include "sonde.h"
 
 void proc_set_libproc2_soname(const char *soname);
@@ -646,6 +647,108 @@ static void test_threads_sources_agree(void **state)
 	pthread_barrier_destroy(&burned);
 }
 
+/* Parked until released: a thread that only has to exist. */
+static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
+static int park_release;
+
+static void *parked(void *arg)
+{
+	char name[16];
+
+	snprintf(name, sizeof name, "many-%03d", (int)(intptr_t)arg);
+	pthread_setname_np(pthread_self(), name);
+	pthread_mutex_lock(&park_lock);
+	while (!park_release)
+		pthread_cond_wait(&park_cond, &park_lock);
+	pthread_mutex_unlock(&park_lock);
+	return NULL;
+}
+
+/* At 300 threads (the reply's first guess of rows and the directory listing both grow): every
+ * thread is there exactly once, in tid order, with its own name, the same set libproc2 lists. */
+#define MANY 300
+static void test_threads_many(void **state)
+{
+	pthread_t t[MANY];
+	json_t *a, *b;
+	const json_t *ra, *rb, *row;
+	int seen[MANY] = {0};
+	size_t i;
+
+	(void)state;
+	park_release = 0;
+	for (int k = 0; k < MANY; k++)
+		assert_int_equal(pthread_create(&t[k], NULL, parked, (void *)(intptr_t)k), 0);
+	usleep(50 * 1000); /* names set */
+	a = run_cmd("threads", "{\"source\":\"proc\"}");
+	b = run_cmd("threads", "{\"source\":\"libproc2\"}");
+	ra = json_object_get(a, "rows");
+	rb = json_object_get(b, "rows");
+	assert_true(json_array_size(ra) >= MANY + 1);
+	assert_int_equal((size_t)jnum(a, "total"), json_array_size(ra));
+	json_array_foreach(ra, i, row) {
+		const char *name = json_string_value(json_object_get(row, "name"));
+		int k;
+
+		if (i > 0)
+			assert_true(jnum(json_array_get(ra, i - 1), "tid") < jnum(row, "tid"));
+		if (sscanf(name, "many-%d", &k) == 1 && k >= 0 && k < MANY)
+			seen[k]++;
+	}
+	for (int k = 0; k < MANY; k++)
+		if (seen[k] != 1)
+			fail_msg("thread many-%03d listed %d times", k, seen[k]);
+	assert_non_null(find_row(ra, "tid", getpid()));
+	/* the same threads from libproc2 */
+	assert_int_equal(json_array_size(ra), json_array_size(rb));
+	for (i = 0; i < json_array_size(ra); i++)
+		assert_int_equal(jnum(json_array_get(ra, i), "tid"), jnum(json_array_get(rb, i), "tid"));
+	json_decref(a);
+	json_decref(b);
+	pthread_mutex_lock(&park_lock);
+	park_release = 1;
+	pthread_cond_broadcast(&park_cond);
+	pthread_mutex_unlock(&park_lock);
+	for (int k = 0; k < MANY; k++)
+		pthread_join(t[k], NULL);
+}
+
+/* A scan helper job that burns CPU, as a scan of millions of tasks would. */
+static void helper_burn(void *arg)
+{
+	(void)arg;
+	burn_ms(150);
+}
+
+/* The scan helper works for the agent: its row in `threads` is flagged agent and named
+ * sonde-scan, `system` counts its CPU in agent_cpu_s, and agent stop joins it. */
+static void test_scan_helper_counts_as_agent(void **state)
+{
+	json_t *thr, *sys;
+	const json_t *row;
+	pid_t tid;
+
+	(void)state;
+	assert_int_equal(scanhelper_start(helper_burn, NULL), 0);
+	scanhelper_wait();
+	tid = scanhelper_tid();
+	assert_true(tid > 0);
+	thr = run_cmd("threads", "{}");
+	row = find_row(json_object_get(thr, "rows"), "tid", tid);
+	assert_non_null(row);
+	assert_true(json_is_true(json_object_get(row, "agent")));
+	assert_string_equal(json_string_value(json_object_get(row, "name")), "sonde-scan");
+	sys = run_cmd("system", "{}");
+	if (jnum(json_object_get(sys, "agent"), "agent_cpu_s") < 0.14)
+		fail_msg("agent_cpu_s %.3f s, but its scan helper alone burned 0.15 s",
+		         jnum(json_object_get(sys, "agent"), "agent_cpu_s"));
+	json_decref(thr);
+	json_decref(sys);
+	scanhelper_shutdown();
+	assert_int_equal(scanhelper_tid(), 0);
+}
+
 /* 200 ms of CPU, then gone: its CPU stays in the process's total only. */
 static void *burn_and_exit(void *arg)
 {
@@ -984,6 +1087,8 @@ int main(void)
 		{"test_threads_in_process(source=libproc2)", test_threads_in_process, NULL, NULL,
 		 (void *)&threads_libproc2},
 		cmocka_unit_test(test_threads_sources_agree),
+		cmocka_unit_test(test_threads_many),
+		cmocka_unit_test(test_scan_helper_counts_as_agent),
 		cmocka_unit_test(test_threads_odd_name),
 		cmocka_unit_test(test_threads_born_since_tick),
 		cmocka_unit_test(test_threads_under_churn),
