@@ -29,6 +29,7 @@
 
 #include "alloc.h"
 #include "command.h"
+#include "cmdrun.h"
 #include "jemalloc.h"
 
 extern const struct command_entry cmd_alloc_entry;
@@ -40,20 +41,7 @@ typedef void (*stats_print_fn)(void (*write_cb)(void *, const char *), void *cbo
 
 static json_t *run_alloc(const char *args_json, struct cmd_error *err)
 {
-	json_t *req = json_loads(args_json, 0, NULL);
-	json_t *result = NULL;
-	int rc;
-
-	assert_non_null(req);
-	memset(err, 0, sizeof *err);
-	rc = cmd_alloc_entry.exec(req, &result, err);
-	json_decref(req);
-	if (rc != 0) {
-		assert_null(result);
-		return NULL;
-	}
-	assert_non_null(result);
-	return result;
+	return cmdrun(&cmd_alloc_entry, err, args_json);
 }
 
 static int need_jemalloc(void)

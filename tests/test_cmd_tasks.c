@@ -27,6 +27,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "cmdrun.h"
 #include "command.h"
 #include "inspect.h"
 #include "proc.h"
@@ -45,25 +46,12 @@ static json_t *run(const struct command_entry *e, const char *fmt, ...)
 
 static json_t *run(const struct command_entry *e, const char *fmt, ...)
 {
-	char buf[1024];
 	va_list ap;
-	json_t *req, *res = NULL;
-	json_error_t jerr;
-	int rc;
+	json_t *res;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	res = cmdrun_v(e, &last_err, fmt, ap);
 	va_end(ap);
-	req = json_loads(buf, 0, &jerr);
-	assert_non_null(req);
-	memset(&last_err, 0, sizeof last_err);
-	rc = e->exec(req, &res, &last_err);
-	json_decref(req);
-	if (rc != 0) {
-		assert_non_null(last_err.code);
-		return NULL;
-	}
-	assert_non_null(res);
 	return res;
 }
 

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "cmdrun.h"
 #include "command.h"
 #include "proc.h"
 #include "registry.h"
@@ -53,15 +54,11 @@ static uint64_t now_ns(void)
 
 static json_t *run(const struct command_entry *e, const char *text)
 {
-	struct cmd_error err = {0};
-	json_t *req = json_loads(text, 0, NULL), *res = NULL;
+	struct cmd_error err;
+	json_t *res = cmdrun(e, &err, text);
 
-	assert_non_null(req);
-	if (e->exec(req, &res, &err) != 0) {
+	if (res == NULL)
 		fprintf(stderr, "%s: %s\n", err.code, err.message);
-		res = NULL;
-	}
-	json_decref(req);
 	return res;
 }
 

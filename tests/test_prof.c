@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "cmdrun.h"
 #include "command.h"
 #include "jemalloc.h"
 #include "prof.h"
@@ -64,24 +65,12 @@ static __attribute__((noinline)) void *prof_test_static_alloc(size_t n)
 
 static json_t *run_prof(struct cmd_error *err, const char *fmt, ...)
 {
-	char buf[512];
 	va_list ap;
-	json_t *req, *result = NULL;
-	int rc;
+	json_t *result;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	result = cmdrun_v(&cmd_prof_entry, err, fmt, ap);
 	va_end(ap);
-	req = json_loads(buf, 0, NULL);
-	assert_non_null(req);
-	memset(err, 0, sizeof *err);
-	rc = cmd_prof_entry.exec(req, &result, err);
-	json_decref(req);
-	if (rc != 0) {
-		assert_null(result);
-		return NULL;
-	}
-	assert_non_null(result);
 	return result;
 }
 

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "cmdrun.h"
 #include "command.h"
 #include "proc.h"
 #include "proto.h"
@@ -64,15 +65,7 @@ static void record_ticks(uint64_t from, uint64_t to)
 /* Run `history` with the given request (JSON text); returns the result or NULL with err set. */
 static json_t *history(const char *request, struct cmd_error *err)
 {
-	json_error_t jerr;
-	json_t *req = json_loads(request, 0, &jerr), *result = NULL;
-
-	assert_non_null(req);
-	memset(err, 0, sizeof *err);
-	if (cmd_history_entry.exec(req, &result, err) != 0)
-		result = NULL;
-	json_decref(req);
-	return result;
+	return cmdrun(&cmd_history_entry, err, request);
 }
 
 static json_int_t int_at(const json_t *o, const char *key)

@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "client.h"
+#include "cmdrun.h"
 #include "command.h"
 #include "jemalloc.h"
 #include "proc.h"
@@ -121,19 +122,13 @@ static void ps_figures(pid_t pid, long long *rss_kib, long long *vsz_kib, long l
 static json_t *run_cmd(const char *name, const char *req_json)
 {
 	const struct command_entry *e = command_find(name);
-	struct cmd_error err = {0};
-	json_error_t jerr;
-	json_t *req = json_loads(req_json, 0, &jerr);
-	json_t *result = NULL;
-	int rc;
+	struct cmd_error err;
+	json_t *result;
 
 	assert_non_null(e);
-	assert_non_null(req);
-	rc = e->exec(req, &result, &err);
-	if (rc != 0)
+	result = cmdrun(e, &err, req_json);
+	if (result == NULL)
 		fail_msg("%s failed: %s: %s", name, err.code, err.message);
-	json_decref(req);
-	assert_non_null(result);
 	return result;
 }
 
