@@ -18,38 +18,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
 #include "alloc.h"
+#include "bench.h"
 #include "command.h"
 
 extern const struct command_entry cmd_alloc_entry;
 
 #define TARGET_US 100.0
 #define ARENAS 10
-
-static double bench_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int bench_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double bench_quantile(double *v, int n, double q)
-{
-	qsort(v, (size_t)n, sizeof *v, bench_cmp);
-	return v[(int)(q * (n - 1))];
-}
 
 /* The same figures as alloc_je_refresh, read by name each time. */
 static volatile uint64_t bench_sink;

@@ -18,21 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench.h"
 #include "chart.h"
 #include "format.h"
 #include "theme.h"
 
 #define BENCH_SAMPLES 600    /* 10 minutes at 1 s: the sampler's default ring */
 #define BENCH_SERIES 4
-
-static double bench_now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static double values[BENCH_SERIES][BENCH_SAMPLES];
 

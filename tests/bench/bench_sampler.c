@@ -21,11 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "alloc.h"
+#include "bench.h"
 #include "proc.h"
 #include "proto.h"
 #include "registry.h"
@@ -40,14 +40,6 @@ struct bench_thread {
 	pthread_t thread;
 	unsigned index;
 };
-
-static double bench_cpu_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* An idle host thread: sleeps on the condition variable until told to leave. */
 static void *bench_idle(void *arg)
@@ -85,15 +77,15 @@ static void bench_phase(const char *label, size_t tasks, unsigned ticks)
 	for (unsigned k = 0; k < ticks + 1; k++) {
 		uint64_t now = agent_now_ns();
 		for (size_t p = 0; p < 3; p++) {
-			double t0 = bench_cpu_s();
+			double t0 = bench_thread_cpu_s();
 			producers[p]->tick(now);
 			if (k > 0)   /* the first tick after a change warms caches and lists */
-				bench_add(&stat[p], bench_cpu_s() - t0);
+				bench_add(&stat[p], bench_thread_cpu_s() - t0);
 		}
-		double t0 = bench_cpu_s();
+		double t0 = bench_thread_cpu_s();
 		sampler_collect(now);
 		if (k > 0)
-			bench_add(&stat[3], bench_cpu_s() - t0);
+			bench_add(&stat[3], bench_thread_cpu_s() - t0);
 		usleep(20000);   /* 20 ms: real intervals for the CPU deltas, and a light load */
 	}
 	sampler_cost(&cost);
@@ -132,20 +124,20 @@ static void bench_history(void)
 	}
 	snprintf(line, sizeof line, "{\"id\":1,\"cmd\":\"history\",\"limit\":%zu}",
 	         sampler_capacity());
-	t0 = bench_cpu_s();
+	t0 = bench_thread_cpu_s();
 	reply = proto_handle_line(line, strlen(line), &len);
-	full_s = bench_cpu_s() - t0;
+	full_s = bench_thread_cpu_s() - t0;
 	free(reply);
 	printf("history, whole ring (%zu samples, every series): %.1f ms of agent CPU, %zu bytes\n",
 	       sampler_capacity(), full_s * 1e3, len);
 	snprintf(line, sizeof line, "{\"id\":2,\"cmd\":\"history\",\"since\":%llu}",
 	         (unsigned long long)sampler_newest_seq() - 1);
-	t0 = bench_cpu_s();
+	t0 = bench_thread_cpu_s();
 	for (int i = 0; i < 100; i++) {
 		reply = proto_handle_line(line, strlen(line), &len);
 		free(reply);
 	}
-	one_s = (bench_cpu_s() - t0) / 100;
+	one_s = (bench_thread_cpu_s() - t0) / 100;
 	printf("history, one new sample (a following client): %.1f us of agent CPU, %zu bytes (mean of 100)\n",
 	       one_s * 1e6, len);
 }

@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench.h"
 #include "registry.h"
 #include "sonde.h"
 
@@ -24,14 +24,6 @@ static uint64_t pairs;
 static sonde_task *parent;
 static pthread_barrier_t start;
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void *spawn_loop(void *arg)
 {
 	struct sonde_task_spec spec = {.name = "conn-worker", .initial_call = "conn_loop",
@@ -39,7 +31,7 @@ static void *spawn_loop(void *arg)
 	double *secs = arg, t0;
 
 	pthread_barrier_wait(&start);
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (uint64_t i = 0; i < pairs; i++) {
 		sonde_task *t = sonde_task_spawn(&spec);
 
@@ -48,7 +40,7 @@ static void *spawn_loop(void *arg)
 		sonde_task_work(t, 1);
 		sonde_task_exit(t, NULL);
 	}
-	*secs = now_s() - t0;
+	*secs = bench_now_s() - t0;
 	return NULL;
 }
 
@@ -57,13 +49,13 @@ static void *malloc_loop(void *arg)
 	double *secs = arg, t0;
 
 	pthread_barrier_wait(&start);
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (uint64_t i = 0; i < pairs; i++) {
 		void *volatile p = malloc(REGISTRY_BYTES_PER_TASK);
 
 		free(p);
 	}
-	*secs = now_s() - t0;
+	*secs = bench_now_s() - t0;
 	return NULL;
 }
 
@@ -85,21 +77,14 @@ static double run(int nthreads, void *(*fn)(void *))
 	return (double)pairs * nthreads / worst;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
+/* Median of REPS runs of f(nthreads, fn). */
 static double median(double (*f)(int, void *(*)(void *)), int nthreads, void *(*fn)(void *))
 {
 	double s[REPS];
 
 	for (int r = 0; r < REPS; r++)
 		s[r] = f(nthreads, fn);
-	qsort(s, REPS, sizeof s[0], cmp_double);
-	return s[REPS / 2];
+	return bench_median(s, REPS);
 }
 
 int main(int argc, char **argv)

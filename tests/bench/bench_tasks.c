@@ -17,10 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
+#include "bench.h"
 #include "command.h"
 #include "registry.h"
 #include "sonde.h"
@@ -41,27 +41,6 @@ static uint64_t rng(void)
 	return rng_state;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *s, int n)
-{
-	qsort(s, (size_t)n, sizeof s[0], cmp_double);
-	return s[n / 2];
-}
-
 /* One `tasks` request through exec, in ms; checks it answered 50 rows. */
 static double time_query(const char *sort, const char *mode)
 {
@@ -69,13 +48,13 @@ static double time_query(const char *sort, const char *mode)
 	                        "limit", 50);
 	json_t *res = NULL;
 	struct cmd_error err;
-	double t0 = now_ms(), dt;
+	double t0 = bench_now_ms(), dt;
 
 	if (cmd_tasks_entry.exec(req, &res, &err) != 0) {
 		fprintf(stderr, "bench_tasks: tasks %s %s failed: %s\n", sort, mode, err.message);
 		exit(1);
 	}
-	dt = now_ms() - t0;
+	dt = bench_now_ms() - t0;
 	if (json_array_size(json_object_get(res, "rows")) != 50) {
 		fprintf(stderr, "bench_tasks: expected 50 rows\n");
 		exit(1);
@@ -91,13 +70,13 @@ static double time_tree(void)
 	json_t *req = json_pack("{s:s,s:i,s:i}", "cmd", "tree", "depth", 1, "limit", 100);
 	json_t *res = NULL;
 	struct cmd_error err;
-	double t0 = now_ms(), dt;
+	double t0 = bench_now_ms(), dt;
 
 	if (cmd_tree_entry.exec(req, &res, &err) != 0) {
 		fprintf(stderr, "bench_tasks: tree failed: %s\n", err.message);
 		exit(1);
 	}
-	dt = now_ms() - t0;
+	dt = bench_now_ms() - t0;
 	json_decref(req);
 	json_decref(res);
 	return dt;
@@ -156,10 +135,10 @@ int main(int argc, char **argv)
 		registry_tick(tick_ns += 1000000000ull);
 		/* idle ticks: what the agent pays every interval with nothing changing */
 		for (int r = 0; r < REPS; r++) {
-			double t0 = now_ms();
+			double t0 = bench_now_ms();
 
 			registry_tick(tick_ns += 1000000000ull);
-			tick_ms[r] = now_ms() - t0;
+			tick_ms[r] = bench_now_ms() - t0;
 		}
 		/* the window must hold changes again for the window queries */
 		for (size_t i = 0; i < n; i += 10)
@@ -170,7 +149,7 @@ int main(int argc, char **argv)
 		for (int k = 0; k < 5; k++) {
 			for (int r = 0; r < REPS; r++)
 				tm[r] = time_query(q[k][0], q[k][1]);
-			res[k] = median(tm, REPS);
+			res[k] = bench_median(tm, REPS);
 		}
 
 		/* references: one pass over contiguous 64-byte records into the same heap; a qsort */
@@ -184,30 +163,31 @@ int main(int argc, char **argv)
 		}
 		for (int r = 0; r < REPS; r++) {
 			struct topn top;
-			double t0 = now_ms();
+			double t0 = bench_now_ms();
 
 			topn_init(&top, items, 50, 1, NULL, NULL);
 			for (size_t i = 0; i < n; i++)
 				topn_offer(&top, recs[i].memory, recs[i].id, (uint32_t)i, 0);
 			topn_finish(&top);
-			ref[r] = now_ms() - t0;
+			ref[r] = bench_now_ms() - t0;
 		}
 		{
-			double t0 = now_ms();
+			double t0 = bench_now_ms();
 
 			qsort(recs, n, sizeof *recs, rec_cmp);
-			full = now_ms() - t0;
+			full = bench_now_ms() - t0;
 		}
 		free(recs);
 
 		printf("%8zu tasks: reference one-pass top-50 over %zu contiguous 64-byte records "
-		       "%.3f ms; full qsort %.1f ms\n", n, n, median(ref, REPS), full);
+		       "%.3f ms; full qsort %.1f ms\n", n, n, bench_median(ref, REPS), full);
 		printf("%8zu tasks: tick (window snapshot, idle) %.3f ms = %.3f%% of one core at a "
-		       "1 s interval\n", n, median(tick_ms, REPS), median(tick_ms, REPS) / 10.0);
+		       "1 s interval\n", n, bench_median(tick_ms, REPS),
+		       bench_median(tick_ms, REPS) / 10.0);
 		for (int r = 0; r < REPS; r++)
 			tm[r] = time_tree();
 		printf("%8zu tasks: tree depth=1 limit=100 (whole tree built for subtree totals) "
-		       "%.3f ms\n", n, median(tm, REPS));
+		       "%.3f ms\n", n, bench_median(tm, REPS));
 		printf("%8zu tasks: tasks sort=name       mode=total  limit=50  %7.3f ms (no target; "
 		       "every name equal: the worst case for ties)\n", n, res[4]);
 		for (int k = 0; k < 4; k++) {
@@ -215,7 +195,7 @@ int main(int argc, char **argv)
 
 			printf("%8zu tasks: tasks sort=%-10s mode=%-6s limit=50  %7.3f ms  %5.2fx "
 			       "reference  %5.3fx the %.0f ms target%s\n", n, q[k][0], q[k][1], res[k],
-			       res[k] / median(ref, REPS), res[k] / TARGET_MS, TARGET_MS,
+			       res[k] / bench_median(ref, REPS), res[k] / TARGET_MS, TARGET_MS,
 			       n < 1000000 ? "" : ok ? "  PASS" : "  FAIL");
 			if (!ok)
 				fail = 1;

@@ -33,6 +33,7 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "bench.h"
 #include "client.h"
 #include "proc.h"
 #include "sonde.h"
@@ -42,33 +43,12 @@
 #define WINDOW_S 3.0
 #define WINDOWS 3
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void sleep_s(double s)
 {
 	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *s, int n)
-{
-	qsort(s, (size_t)n, sizeof s[0], cmp_double);
-	return s[n / 2];
 }
 
 /* ---- clients mode: 16 threads polling `tasks` 10 times a second until killed ---------------- */
@@ -88,7 +68,7 @@ static void *client_loop(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		double t0 = now_s();
+		double t0 = bench_now_s();
 
 		if (client_request(c, cmd, strcmp(cmd, "tasks") ? NULL : args, 5000, &res, &code, &msg) == 0)
 			json_decref(res);
@@ -100,7 +80,7 @@ static void *client_loop(void *arg)
 			if (!client_alive(c))
 				break;
 		}
-		t0 = 0.1 - (now_s() - t0);
+		t0 = 0.1 - (bench_now_s() - t0);
 		if (t0 > 0)
 			sleep_s(t0);
 	}
@@ -158,7 +138,7 @@ static double time_query_process(const char *sonde, const char *path, char *cons
 {
 	char *argv[16];
 	int n = 0, status;
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	pid_t pid;
 
 	argv[n++] = (char *)sonde;
@@ -179,7 +159,7 @@ static double time_query_process(const char *sonde, const char *path, char *cons
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0)
 		return -1;
-	return (now_s() - t0) * 1e3;
+	return (bench_now_s() - t0) * 1e3;
 }
 
 static double thread_cpu_s(pid_t tid)
@@ -225,12 +205,12 @@ static void work_rate(double secs, double *wall_rate, double *cpu_rate)
 {
 	struct timespec c0, c1;
 	uint64_t a = atomic_load(&work_ops), b;
-	double t0 = now_s(), dt;
+	double t0 = bench_now_s(), dt;
 
 	clock_gettime(worker_clock, &c0);
 	sleep_s(secs);
 	b = atomic_load(&work_ops);
-	dt = now_s() - t0;
+	dt = bench_now_s() - t0;
 	clock_gettime(worker_clock, &c1);
 	*wall_rate = (double)(b - a) / dt;
 	*cpu_rate = (double)(b - a) / ((double)(c1.tv_sec - c0.tv_sec) +
@@ -266,8 +246,10 @@ static int clients_phase(const char *path, size_t n_clients, const char *label, 
 	atomic_store(&work_stop, 1);
 	pthread_join(wth, NULL);
 	{
-		double a = median(without, WINDOWS), b = median(with, WINDOWS), ratio = b / a;
-		double ac = median(without_cpu, WINDOWS), bc = median(with_cpu, WINDOWS);
+		double a = bench_median(without, WINDOWS), b = bench_median(with, WINDOWS);
+		double ratio = b / a;
+		double ac = bench_median(without_cpu, WINDOWS);
+		double bc = bench_median(with_cpu, WINDOWS);
 
 		printf("  host work rate at %zu tasks, no client vs %d clients polling `%s` 10/s each, "
 		       "%s, medians of %d x %.0f s windows:\n", n_clients, CLIENTS,
@@ -334,7 +316,7 @@ int main(int argc, char **argv)
 	       agent_info()->interval_ms, path);
 	for (int r = 0; r < REPS; r++)
 		s[r] = time_query_process(sonde, path, ping);
-	ping_ms = median(s, REPS);
+	ping_ms = bench_median(s, REPS);
 	printf("  `sonde query ping` process (reference floor): %.2f ms\n", ping_ms);
 	for (int k = 0; k < 4; k++) {
 		double m;
@@ -345,7 +327,7 @@ int main(int argc, char **argv)
 				        queries[k][1], queries[k][2], queries[k][3]);
 				return 1;
 			}
-		m = median(s, REPS);
+		m = bench_median(s, REPS);
 		printf("  `sonde query %s %s %s %s` process: %7.2f ms  %.2fx ping  %.2fx the 15 ms "
 		       "target%s\n", queries[k][0], queries[k][1], queries[k][2], queries[k][3], m,
 		       m / ping_ms, m / 15.0, n_big >= 1000000 ? (m <= 15.0 ? "  PASS" : "  FAIL") : "");
@@ -355,11 +337,11 @@ int main(int argc, char **argv)
 
 	sleep_s(1.0);
 	cpu0 = thread_cpu_s(agent_tid);
-	t0 = now_s();
+	t0 = bench_now_s();
 	sleep_s(idle_s);
 	cpu1 = thread_cpu_s(agent_tid);
 	{
-		double pct = (cpu1 - cpu0) / (now_s() - t0) * 100.0;
+		double pct = (cpu1 - cpu0) / (bench_now_s() - t0) * 100.0;
 
 		printf("  agent thread CPU with %zu idle tasks: %.3f%% of one core over %u s "
 		       "(%.0f ms of CPU; clock tick 10 ms)  target <= 1%%%s\n", n_big, pct, idle_s,

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "bench.h"
 #include "client.h"
 #include "command.h"
 #include "proc.h"
@@ -39,30 +40,6 @@
 #include "sonde.h"
 
 extern char **environ;
-
-/* Wall clock for the timings, milliseconds. */
-static double bench_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* Ascending doubles, for the medians. */
-static int bench_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Median of n samples (sorts them). */
-static double bench_median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* ---- idle host threads ------------------------------------------------------------------- */
 
@@ -136,8 +113,8 @@ static double bench_tick_us(int runs, double *cpu_us)
 		c[i] = (double)cost.last_cpu_ns / 1e3;
 	}
 	proc_probe.fini();
-	*cpu_us = bench_median(c, runs);
-	return bench_median(v, runs);
+	*cpu_us = bench_median_mean(c, runs);
+	return bench_median_mean(v, runs);
 }
 
 /* One command's exec on this thread; *bytes gets the compact JSON size of its result. */
@@ -175,7 +152,7 @@ static void *bench_exec_thread(void *arg)
 		json_decref(result);
 	}
 	json_decref(req);
-	b->median_us = bench_median(v, b->runs);
+	b->median_us = bench_median_mean(v, b->runs);
 	return NULL;
 }
 
@@ -224,7 +201,7 @@ static double bench_start_ms(int runs)
 		client_close(c);
 		sonde_stop();
 	}
-	return bench_median(v, runs);
+	return bench_median_mean(v, runs);
 }
 
 /* One request over the socket, round trip, median microseconds. */
@@ -245,7 +222,7 @@ static double bench_socket_us(struct client *c, const char *cmd, int runs)
 		v[i] = (bench_now_ms() - t0) * 1e3;
 		json_decref(result);
 	}
-	return bench_median(v, runs);
+	return bench_median_mean(v, runs);
 }
 
 /* CPU time one thread of ours has used, ms (its schedstat, ns). */
@@ -383,13 +360,13 @@ static void bench_size(long n, int runs, const char *sonde, struct bench_row *ro
 				ntop++;
 			}
 		}
-		row->sonde_ms = bench_median(vq, proc_runs);
-		row->sonde_json_ms = bench_median(vqj, proc_runs);
-		row->ps_ms = bench_median(vps, proc_runs);
-		row->top_ms = ntop > 0 ? bench_median(vtop, ntop) : -1;
-		row->sonde_cpu_ms = bench_median(cq, proc_runs);
-		row->ps_cpu_ms = bench_median(cps, proc_runs);
-		row->top_cpu_ms = ntop > 0 ? bench_median(ctop, ntop) : -1;
+		row->sonde_ms = bench_median_mean(vq, proc_runs);
+		row->sonde_json_ms = bench_median_mean(vqj, proc_runs);
+		row->ps_ms = bench_median_mean(vps, proc_runs);
+		row->top_ms = ntop > 0 ? bench_median_mean(vtop, ntop) : -1;
+		row->sonde_cpu_ms = bench_median_mean(cq, proc_runs);
+		row->ps_cpu_ms = bench_median_mean(cps, proc_runs);
+		row->top_cpu_ms = ntop > 0 ? bench_median_mean(ctop, ntop) : -1;
 	}
 	sonde_stop();
 	bench_join_threads(t, n);

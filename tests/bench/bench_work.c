@@ -15,8 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench.h"
 #include "sonde.h"
 
 #define REPS 7
@@ -28,14 +28,6 @@ struct line {
 
 static struct line ref_line;
 static _Thread_local _Atomic uint64_t private_counter;
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 /* Each loop lives in its own function, called only through volatile pointers (so no compiler
  * can specialise it for a known argument): all get the same code shape, a counter reached
@@ -78,13 +70,6 @@ __attribute__((noinline)) static void loop_call(sonde_task *t, uint64_t n)
 		called(t);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 enum { K_WORK, K_LOADSTORE, K_FETCHADD, K_SHARED, K_CALL, K_N };
 
 static void (*volatile task_loops[])(sonde_task *, uint64_t) = {
@@ -109,21 +94,19 @@ int main(int argc, char **argv)
 	/* interleave the kinds so drift in clock speed hits them alike */
 	for (int r = 0; r < REPS; r++) {
 		for (int k = 0; k < K_N; k++) {
-			double t0 = now_ns();
+			double t0 = bench_now_ns();
 
 			switch (k) {
 			case K_LOADSTORE: line_loop(&ref_line, n); break;
 			case K_FETCHADD: counter_loop(&private_counter, n); break;
 			default: task_loops[k](t, n); break;
 			}
-			samples[k][r] = (now_ns() - t0) / (double)n;
+			samples[k][r] = (bench_now_ns() - t0) / (double)n;
 		}
 	}
 	printf("bench_work: %llu calls per run, median of %d runs\n", (unsigned long long)n, REPS);
-	for (int k = 0; k < K_N; k++) {
-		qsort(samples[k], REPS, sizeof samples[k][0], cmp_double);
-		med[k] = samples[k][REPS / 2];
-	}
+	for (int k = 0; k < K_N; k++)
+		med[k] = bench_median(samples[k], REPS);
 	for (int k = 0; k < K_N; k++)
 		printf("  %-38s %7.3f ns/call  %5.2fx load+store  %5.2fx fetch_add\n", names[k], med[k],
 		       med[k] / med[K_LOADSTORE], med[k] / med[K_FETCHADD]);
