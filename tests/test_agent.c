@@ -313,6 +313,37 @@ static void conn_send_str(struct conn *c, const char *s)
 	conn_send(c, s, strlen(s));
 }
 
+/* One send() of the string s on c, best effort: a refused client's socket is already closed by
+ * the agent (EPIPE, ECONNRESET); any other error fails the test. */
+static void conn_send_best_effort(struct conn *c, const char *s)
+{
+	if (send(c->fd, s, strlen(s), MSG_NOSIGNAL) < 0 && errno != EPIPE && errno != ECONNRESET)
+		fail_msg("send: %s", strerror(errno));
+}
+
+/* Requests written to memory (fprintf to m), then sent in one write. */
+struct batch {
+	char *all;
+	size_t n;
+	FILE *m;
+};
+
+/* Start an empty batch. */
+static void batch_open(struct batch *b)
+{
+	b->all = NULL;
+	b->n = 0;
+	b->m = open_memstream(&b->all, &b->n);
+}
+
+/* Send everything written to b on c in one write, and free it. */
+static void batch_send(struct batch *b, struct conn *c)
+{
+	fclose(b->m);
+	conn_send(c, b->all, b->n);
+	free(b->all);
+}
+
 /* Connect and check the greeting; returns the connection. */
 static struct conn *conn_open(const char *path, pid_t want_pid)
 {
@@ -373,6 +404,35 @@ static void conn_ping(struct conn *c, long long id)
 		                                                       "data")), want);
 		test_expect_ok(r, id);
 	}
+}
+
+/* A fresh client of the agent at path (whose pid is want_pid): greeted, pinged with id, closed. */
+static void conn_ping_once(const char *path, pid_t want_pid, long long id)
+{
+	struct conn *c = conn_open(path, want_pid);
+
+	conn_ping(c, id);
+	conn_close(c);
+}
+
+/* A raw client of the agent at path: its greeting names the process want_name. */
+static void test_expect_greeting_name(const char *path, const char *want_name)
+{
+	struct conn *c = conn_wrap(test_connect_raw(path));
+	json_t *g = conn_json(c);
+
+	assert_string_equal(json_string_value(json_object_get(g, "name")), want_name);
+	json_decref(g);
+	conn_close(c);
+}
+
+/* A raw client of the agent at path is refused with too_many_clients (message mentioning hint). */
+static void test_expect_too_many(const char *path, const char *hint)
+{
+	struct conn *extra = conn_wrap(test_connect_raw(path));
+
+	test_expect_err(conn_json(extra), LLONG_MIN, "too_many_clients", hint);
+	conn_close(extra);
 }
 
 /* ---- hosts ----------------------------------------------------------------------------------- */
@@ -557,6 +617,29 @@ static void host_expect_serving(const struct host *h)
 	conn_close(c);
 }
 
+/* Start the test's host (host_start) and open a greeted client to it. */
+static struct conn *host_start_open(struct fixture *f)
+{
+	host_start(f);
+	return conn_open(f->host.sock, f->host.pid);
+}
+
+/* Start the test's host, open a client and send it the batch b; the client. */
+static struct conn *host_start_send(struct fixture *f, struct batch *b)
+{
+	struct conn *c = host_start_open(f);
+
+	batch_send(b, c);
+	return c;
+}
+
+/* Close the test's client c, then host_expect_serving. */
+static void host_expect_serving_after(const struct host *h, struct conn *c)
+{
+	conn_close(c);
+	host_expect_serving(h);
+}
+
 /* What the host (and its agent) said on stderr so far. */
 static char *host_stderr(const struct host *h)
 {
@@ -579,6 +662,47 @@ static int host_stderr_says(const struct host *h, const char *text, int timeout_
 			return 0;
 		test_sleep_ms(20);
 	}
+}
+
+/* The host's next stdout line (after "ready") must be want. */
+static void host_expect_line(struct host *h, const char *want)
+{
+	int eof;
+	char *line = conn_line_eof(h->out, TEST_TIMEOUT_MS, &eof);
+
+	assert_non_null(line);
+	assert_string_equal(line, want);
+	free(line);
+}
+
+/* Send sig to the host and reap it (it is not stopped again at teardown); its wait status. */
+static int host_kill(struct host *h, int sig)
+{
+	int status;
+
+	assert_int_equal(kill(h->pid, sig), 0);
+	assert_int_equal(waitpid(h->pid, &status, 0), h->pid);
+	h->pid = -1;
+	return status;
+}
+
+/*
+ * Start the test's host with args (NULL-terminated, --fork-child among them) in an environment
+ * fit for a forked child, and read its "child PID SOCKET" line: the child's pid, and its socket
+ * ("-" for none) into sock_of_child (128 bytes).
+ */
+static void host_start_fork(struct fixture *f, const char *const *args, long *child,
+                            char *sock_of_child)
+{
+	const char *env[] = {TEST_FORK_ENV, NULL};
+	char *line;
+	int eof;
+
+	host_start_env(f, &f->host, env, args);
+	line = conn_line_eof(f->host.out, TEST_TIMEOUT_MS, &eof);
+	assert_non_null(line);
+	assert_int_equal(sscanf(line, "child %ld %127s", child, sock_of_child), 2);
+	free(line);
 }
 
 /* ---- greeting and good traffic --------------------------------------------------------------- */
@@ -628,11 +752,7 @@ static void test_greeting(void **state)
 	{
 		const char *args[] = {"--name", "byarg", NULL};
 		host_start_env(f, &f->host, extra, args);
-		c = conn_wrap(test_connect_raw(f->host.sock));
-		g = conn_json(c);
-		assert_string_equal(json_string_value(json_object_get(g, "name")), "byarg");
-		json_decref(g);
-		conn_close(c);
+		test_expect_greeting_name(f->host.sock, "byarg");
 	}
 }
 
@@ -644,19 +764,11 @@ static void test_greeting_with_odd_names(void **state)
 	const char *bad[] = {"SONDE_NAME=bad\xffname", NULL};
 	char cut_env[128], want[128];
 	const char *cut[] = {cut_env, NULL};
-	struct conn *c;
-	json_t *g;
 	int n;
 
 	host_start_env(f, &f->host, bad, NULL);
-	c = conn_open(f->host.sock, f->host.pid);
-	conn_ping(c, 1);
-	conn_close(c);
-	c = conn_wrap(test_connect_raw(f->host.sock));
-	g = conn_json(c);
-	assert_string_equal(json_string_value(json_object_get(g, "name")), "bad?name");
-	json_decref(g);
-	conn_close(c);
+	conn_ping_once(f->host.sock, f->host.pid, 1);
+	test_expect_greeting_name(f->host.sock, "bad?name");
 	host_stop(&f->host);
 	/* 32 two-byte characters: the 63 bytes a name keeps end inside the last one. */
 	n = snprintf(cut_env, sizeof cut_env, "SONDE_NAME=");
@@ -664,11 +776,7 @@ static void test_greeting_with_odd_names(void **state)
 		n += snprintf(cut_env + n, sizeof cut_env - (size_t)n, "\xc3\xa9");
 	snprintf(want, sizeof want, "%.*s", 62, cut_env + 11);   /* 31 whole characters */
 	host_start_env(f, &f->host, cut, NULL);
-	c = conn_wrap(test_connect_raw(f->host.sock));
-	g = conn_json(c);
-	assert_string_equal(json_string_value(json_object_get(g, "name")), want);
-	json_decref(g);
-	conn_close(c);
+	test_expect_greeting_name(f->host.sock, want);
 }
 
 /* ---- bad input ------------------------------------------------------------------------------- */
@@ -708,8 +816,7 @@ static void test_bad_input_same_connection(void **state)
 	struct fixture *f = *state;
 	struct conn *c;
 
-	host_start(f);
-	c = conn_open(f->host.sock, f->host.pid);
+	c = host_start_open(f);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		conn_send_str(c, cases[i].line);
 		conn_send_str(c, "\n");
@@ -718,21 +825,17 @@ static void test_bad_input_same_connection(void **state)
 	}
 	/* All of them again in one write, each followed by a ping: same answers, same order. */
 	{
-		char *all = NULL;
-		size_t n = 0;
-		FILE *m = open_memstream(&all, &n);
+		struct batch b;
+		batch_open(&b);
 		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-			fprintf(m, "%s\n{\"id\":%zu,\"cmd\":\"ping\"}\n", cases[i].line, 200 + i);
-		fclose(m);
-		conn_send(c, all, n);
-		free(all);
+			fprintf(b.m, "%s\n{\"id\":%zu,\"cmd\":\"ping\"}\n", cases[i].line, 200 + i);
+		batch_send(&b, c);
 		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 			test_expect_err(conn_json(c), cases[i].id, cases[i].code, cases[i].hint);
 			test_expect_ok(conn_json(c), 200 + (long long)i);
 		}
 	}
-	conn_close(c);
-	host_expect_serving(&f->host);
+	host_expect_serving_after(&f->host, c);
 }
 
 /* Random bytes with NULs: one error reply per non-empty line, the count exact, then service as
@@ -762,8 +865,7 @@ static void test_binary_garbage(void **state)
 			start = i + 1;
 		}
 	assert_true(expect > 500);
-	host_start(f);
-	c = conn_open(f->host.sock, f->host.pid);
+	c = host_start_open(f);
 	conn_send(c, g, GARBAGE);
 	conn_send_str(c, "\n{\"id\":4242,\"cmd\":\"ping\"}\n");
 	for (;;) {
@@ -779,8 +881,7 @@ static void test_binary_garbage(void **state)
 	assert_int_equal(got, expect);
 	free(g);
 	conn_ping(c, 1);
-	conn_close(c);
-	host_expect_serving(&f->host);
+	host_expect_serving_after(&f->host, c);
 }
 
 /* A 10 MiB line: one line_too_long, the connection resyncs at the newline, another client is
@@ -795,8 +896,7 @@ static void test_ten_mib_line_resyncs(void **state)
 	assert_non_null(big);
 	memset(big, 'x', n);
 	memcpy(big, "{\"id\":1,\"cmd\":\"ping\",\"data\":\"", 29);
-	host_start(f);
-	c = conn_open(f->host.sock, f->host.pid);
+	c = host_start_open(f);
 	other = conn_open(f->host.sock, f->host.pid);
 	conn_send(c, big, n);
 	/* While the long line is half-sent... */
@@ -830,6 +930,27 @@ static char *test_padded_ping(size_t n, long long id)
 	return s;
 }
 
+/*
+ * Send a ping with id padded to n bytes, in one write with its newline (eol NULL) or followed by
+ * eol in a second write; the reply is ok (fits) or line_too_long (does not).
+ */
+static void test_padded_exchange(struct conn *c, size_t n, long long id, const char *eol, int fits)
+{
+	char *s = test_padded_ping(n, id);
+
+	if (eol == NULL) {
+		conn_send(c, s, n + 1);
+	} else {
+		conn_send(c, s, n);
+		conn_send_str(c, eol);
+	}
+	if (fits)
+		test_expect_ok(conn_json(c), id);
+	else
+		test_expect_err(conn_json(c), LLONG_MIN, "line_too_long", NULL);
+	free(s);
+}
+
 /* The limit is exact: 65536 bytes pass, 65537 do not, with LF or CRLF, in one write or many. */
 static void test_line_limit_exact(void **state)
 {
@@ -837,34 +958,15 @@ static void test_line_limit_exact(void **state)
 	struct conn *c;
 	char *s;
 
-	host_start(f);
-	c = conn_open(f->host.sock, f->host.pid);
-	s = test_padded_ping(65536, 77);
-	conn_send(c, s, 65537);
-	test_expect_ok(conn_json(c), 77);
-	free(s);
-	s = test_padded_ping(65537, 78);
-	conn_send(c, s, 65538);
-	test_expect_err(conn_json(c), LLONG_MIN, "line_too_long", NULL);
-	free(s);
+	c = host_start_open(f);
+	test_padded_exchange(c, 65536, 77, NULL, 1);
+	test_padded_exchange(c, 65537, 78, NULL, 0);
 	conn_ping(c, 79);
 	/* With CRLF the limit is the same: 65536 bytes and CR LF pass, 65537 and CR LF do not. */
-	s = test_padded_ping(65536, 81);
-	conn_send(c, s, 65536);
-	conn_send_str(c, "\r\n");
-	test_expect_ok(conn_json(c), 81);
-	free(s);
-	s = test_padded_ping(65537, 82);
-	conn_send(c, s, 65537);
-	conn_send_str(c, "\r\n");
-	test_expect_err(conn_json(c), LLONG_MIN, "line_too_long", NULL);
-	free(s);
+	test_padded_exchange(c, 65536, 81, "\r\n", 1);
+	test_padded_exchange(c, 65537, 82, "\r\n", 0);
 	/* A CR that is not followed by LF after 65536 bytes makes the line too long. */
-	s = test_padded_ping(65536, 83);
-	conn_send(c, s, 65536);
-	conn_send_str(c, "\rx\n");
-	test_expect_err(conn_json(c), LLONG_MIN, "line_too_long", NULL);
-	free(s);
+	test_padded_exchange(c, 65536, 83, "\rx\n", 0);
 	conn_ping(c, 84);
 	/* Split across many small writes, the limit is the same. */
 	s = test_padded_ping(65536, 80);
@@ -875,29 +977,24 @@ static void test_line_limit_exact(void **state)
 	}
 	test_expect_ok(conn_json(c), 80);
 	free(s);
-	conn_close(c);
-	host_expect_serving(&f->host);
+	host_expect_serving_after(&f->host, c);
 }
 
 /* 100 requests in one write: 100 replies, in order, ids matching. */
 static void test_pipelined_100(void **state)
 {
 	struct fixture *f = *state;
-	char *all = NULL;
-	size_t n = 0;
-	FILE *m = open_memstream(&all, &n);
+	struct batch b;
 	struct conn *c;
 
+	batch_open(&b);
 	for (int i = 0; i < 100; i++) {
 		if (i % 10 == 9)
-			fprintf(m, "{\"id\":%d,\"cmd\":\"help\"}\n", 1000 + i);
+			fprintf(b.m, "{\"id\":%d,\"cmd\":\"help\"}\n", 1000 + i);
 		else
-			fprintf(m, "{\"id\":%d,\"cmd\":\"ping\",\"data\":\"d%d\"}\n", 1000 + i, i);
+			fprintf(b.m, "{\"id\":%d,\"cmd\":\"ping\",\"data\":\"d%d\"}\n", 1000 + i, i);
 	}
-	fclose(m);
-	host_start(f);
-	c = conn_open(f->host.sock, f->host.pid);
-	conn_send(c, all, n);
+	c = host_start_send(f, &b);
 	for (int i = 0; i < 100; i++) {
 		json_t *r = conn_json(c);
 		json_t *res = json_object_get(r, "result");
@@ -910,10 +1007,8 @@ static void test_pipelined_100(void **state)
 		}
 		test_expect_ok(r, 1000 + i);
 	}
-	free(all);
 	conn_ping(c, 1);
-	conn_close(c);
-	host_expect_serving(&f->host);
+	host_expect_serving_after(&f->host, c);
 }
 
 /* socat, `nc -N` and scripts send their requests, shut down their side and read: every reply
@@ -922,20 +1017,15 @@ static void test_pipelined_100(void **state)
 static void test_half_close_gets_every_reply(void **state)
 {
 	struct fixture *f = *state;
-	char *all = NULL;
-	size_t n = 0;
-	FILE *m = open_memstream(&all, &n);
+	struct batch b;
 	struct conn *c;
 	char *err;
 
+	batch_open(&b);
 	for (int i = 0; i < 1000; i++)
-		fprintf(m, "{\"id\":%d,\"cmd\":\"help\"}\n", i);
-	fprintf(m, "{\"id\":1000,\"cmd\":\"ping\"}");   /* no newline */
-	fclose(m);
-	host_start(f);
-	c = conn_open(f->host.sock, f->host.pid);
-	conn_send(c, all, n);
-	free(all);
+		fprintf(b.m, "{\"id\":%d,\"cmd\":\"help\"}\n", i);
+	fprintf(b.m, "{\"id\":1000,\"cmd\":\"ping\"}");   /* no newline */
+	c = host_start_send(f, &b);
 	assert_int_equal(shutdown(c->fd, SHUT_WR), 0);
 	for (int i = 0; i < 1000; i++) {
 		json_t *r = conn_json(c);
@@ -958,8 +1048,7 @@ static void test_crlf(void **state)
 	struct fixture *f = *state;
 	struct conn *c;
 
-	host_start(f);
-	c = conn_open(f->host.sock, f->host.pid);
+	c = host_start_open(f);
 	conn_send_str(c, "{\"id\":1,\"cmd\":\"ping\"}\r\n");
 	test_expect_ok(conn_json(c), 1);
 	/* Empty lines (LF or CRLF) are ignored, mixed endings are fine. */
@@ -972,8 +1061,7 @@ static void test_crlf(void **state)
 	/* A CR in the middle is not a line end. */
 	conn_send_str(c, "{\"id\":5,\r\"cmd\":\"ping\"}\r\n");
 	test_expect_ok(conn_json(c), 5);
-	conn_close(c);
-	host_expect_serving(&f->host);
+	host_expect_serving_after(&f->host, c);
 }
 
 /* A client that sends and closes before the replies: no SIGPIPE may reach the host. */
@@ -1071,8 +1159,7 @@ static void test_log_to_broken_stderr(void **state)
 	host_start_env(f, &f->host, extra, NULL);
 	c = conn_open(f->host.sock, f->host.pid);
 	test_expect_err(conn_json(c), LLONG_MIN, "timeout", NULL);   /* logged: idle timeout */
-	conn_close(c);
-	host_expect_serving(&f->host);
+	host_expect_serving_after(&f->host, c);
 	/* And the host still exits by its own rules. */
 	assert_int_equal(WEXITSTATUS(host_stop(&f->host)), 0);
 }
@@ -1113,9 +1200,7 @@ static void test_agent_thread_blocks_signals(void **state)
 	}
 	closedir(d);
 	assert_int_equal(checked, 1);
-	assert_int_equal(kill(f->host.pid, SIGTERM), 0);
-	assert_int_equal(waitpid(f->host.pid, &status, 0), f->host.pid);
-	f->host.pid = -1;
+	status = host_kill(&f->host, SIGTERM);
 	/* The host's handler ran: a clean exit 0, and sonde_stop() removed the socket. */
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
@@ -1171,6 +1256,20 @@ static void test_nobody_child(const char *path, int dac_override, int report)
 	_exit(0);
 }
 
+/* pipe() and fork() (stdio flushed first, so nothing buffered is written twice): fork()'s result,
+ * with the pipe's write end p[1] closed in the parent and its read end p[0] in the child. */
+static pid_t test_fork_with_pipe(int p[2])
+{
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	close(pid == 0 ? p[0] : p[1]);
+	return pid;
+}
+
 /* Run test_nobody_child; returns what it reported (malloc()ed) and its exit code in *code. */
 static char *test_as_nobody(const char *path, int dac_override, int *code)
 {
@@ -1180,15 +1279,9 @@ static char *test_as_nobody(const char *path, int dac_override, int *code)
 	FILE *in;
 	pid_t pid;
 
-	assert_int_equal(pipe(p), 0);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(p[0]);
+	pid = test_fork_with_pipe(p);
+	if (pid == 0)
 		test_nobody_child(path, dac_override, p[1]);
-	}
-	close(p[1]);
 	in = fdopen(p[0], "r");
 	if (getdelim(&out, &n, '\0', in) < 0) {
 		free(out);
@@ -1417,14 +1510,12 @@ static void test_max_clients_from_environment(void **state)
 	struct fixture *f = *state;
 	const char *two[] = {"SONDE_MAX_CLIENTS=2", NULL};
 	const char *bad[] = {"SONDE_MAX_CLIENTS=lots", NULL};
-	struct conn *c[17], *extra;
+	struct conn *c[17];
 
 	host_start_env(f, &f->host, two, NULL);
 	c[0] = conn_open(f->host.sock, f->host.pid);
 	c[1] = conn_open(f->host.sock, f->host.pid);
-	extra = conn_wrap(test_connect_raw(f->host.sock));
-	test_expect_err(conn_json(extra), LLONG_MIN, "too_many_clients", "too many clients (2 ");
-	conn_close(extra);
+	test_expect_too_many(f->host.sock, "too many clients (2 ");
 	conn_ping(c[0], 1);
 	conn_close(c[0]);
 	conn_close(c[1]);
@@ -1435,9 +1526,7 @@ static void test_max_clients_from_environment(void **state)
 	                             "number from 1 to 1024; using 16", 2000));
 	for (int i = 0; i < 16; i++)
 		c[i] = conn_open(f->host.sock, f->host.pid);
-	extra = conn_wrap(test_connect_raw(f->host.sock));
-	test_expect_err(conn_json(extra), LLONG_MIN, "too_many_clients", "too many clients (16 ");
-	conn_close(extra);
+	test_expect_too_many(f->host.sock, "too many clients (16 ");
 	for (int i = 0; i < 16; i++)
 		conn_close(c[i]);
 }
@@ -1509,18 +1598,12 @@ static void test_no_fd_leak(void **state)
 			conn_close(c[i]);
 			c[i] = NULL;
 		} else if (i % 4 == 1) {
-			static const char two[] = "{\"id\":1,\"cmd\":\"help\"}\n{\"id\":2,\"cmd\":\"help\"}\n";
-			/* Best effort: a refused client's socket is already closed by the agent. */
-			if (send(c[i]->fd, two, sizeof two - 1, MSG_NOSIGNAL) < 0 && errno != EPIPE &&
-			    errno != ECONNRESET)
-				fail_msg("send: %s", strerror(errno));
+			conn_send_best_effort(c[i], "{\"id\":1,\"cmd\":\"help\"}\n"
+			                            "{\"id\":2,\"cmd\":\"help\"}\n");
 			conn_close(c[i]);
 			c[i] = NULL;
 		} else if (i % 4 == 2) {
-			static const char one[] = "{\"id\":1,\"cmd\":\"ping\"}\n";
-			if (send(c[i]->fd, one, sizeof one - 1, MSG_NOSIGNAL) < 0 && errno != EPIPE &&
-			    errno != ECONNRESET)
-				fail_msg("send: %s", strerror(errno));
+			conn_send_best_effort(c[i], "{\"id\":1,\"cmd\":\"ping\"}\n");
 			shutdown(c[i]->fd, SHUT_WR);
 		}
 	}
@@ -1643,16 +1726,11 @@ static void test_host_closes_agent_fds(void **state)
 {
 	struct fixture *f = *state;
 	const char *args[] = {"--close-fds", NULL};
-	char *line;
-	int eof;
 	pid_t tid;
 	long long t0, t1;
 
 	host_start_env(f, &f->host, NULL, args);
-	line = conn_line_eof(f->host.out, TEST_TIMEOUT_MS, &eof);
-	assert_non_null(line);
-	assert_string_equal(line, "closed-fds");
-	free(line);
+	host_expect_line(&f->host, "closed-fds");
 	assert_true(host_stderr_says(&f->host, "closed the agent's descriptors", 3000));
 	/* The agent thread is gone (or idle), not spinning on the host's /dev/zero. */
 	test_sleep_ms(200);
@@ -1677,16 +1755,10 @@ static void test_fork_child_does_not_serve(void **state)
 {
 	struct fixture *f = *state;
 	const char *args[] = {"--fork-child", "3000", NULL};
-	const char *env[] = {TEST_FORK_ENV, NULL};
-	char *line, path[128], sock_of_child[128];
+	char path[128], sock_of_child[128];
 	long child;
-	int eof;
 
-	host_start_env(f, &f->host, env, args);
-	line = conn_line_eof(f->host.out, TEST_TIMEOUT_MS, &eof);
-	assert_non_null(line);
-	assert_int_equal(sscanf(line, "child %ld %127s", &child, sock_of_child), 2);
-	free(line);
+	host_start_fork(f, args, &child, sock_of_child);
 	assert_string_equal(sock_of_child, "-");
 	/* The child has one thread (no agent) and no socket among its fds. */
 	snprintf(path, sizeof path, "/proc/%ld/task", child);
@@ -1710,16 +1782,10 @@ static void test_fork_child_does_not_serve(void **state)
 		closedir(d);
 	}
 	/* Every connection is served by the parent. */
-	for (int i = 0; i < 5; i++) {
-		struct conn *c = conn_open(f->host.sock, f->host.pid);
-		conn_ping(c, i);
-		conn_close(c);
-	}
+	for (int i = 0; i < 5; i++)
+		conn_ping_once(f->host.sock, f->host.pid, i);
 	/* The child exits normally (atexit runs): the parent's socket stays and still serves. */
-	line = conn_line_eof(f->host.out, TEST_TIMEOUT_MS, &eof);
-	assert_non_null(line);
-	assert_string_equal(line, "child-exited 0");
-	free(line);
+	host_expect_line(&f->host, "child-exited 0");
 	assert_true(test_file_exists(f->host.sock));
 	host_expect_serving(&f->host);
 }
@@ -1730,21 +1796,14 @@ static void test_fork_parent_killed(void **state)
 {
 	struct fixture *f = *state;
 	const char *args[] = {"--fork-child", "5000", NULL};
-	const char *env[] = {TEST_FORK_ENV, NULL};
-	char *line, sock_of_child[128];
+	char sock_of_child[128];
 	long child;
-	int eof, fd, status;
+	int fd;
 
-	host_start_env(f, &f->host, env, args);
-	line = conn_line_eof(f->host.out, TEST_TIMEOUT_MS, &eof);
-	assert_non_null(line);
-	assert_int_equal(sscanf(line, "child %ld %127s", &child, sock_of_child), 2);
-	free(line);
+	host_start_fork(f, args, &child, sock_of_child);
 	/* With the parent gone, nothing may hold the listening socket: a connect is refused at once
 	 * rather than queued in a dead child's backlog. */
-	assert_int_equal(kill(f->host.pid, SIGKILL), 0);
-	assert_int_equal(waitpid(f->host.pid, &status, 0), f->host.pid);
-	f->host.pid = -1;
+	host_kill(&f->host, SIGKILL);
 	fd = test_connect_raw(f->host.sock);
 	if (fd >= 0) {
 		close(fd);
@@ -1761,11 +1820,8 @@ static void test_fork_child_starts_its_own(void **state)
 {
 	struct fixture *f = *state;
 	const char *args[] = {"--fork-child", "3000", "--child-start", NULL};
-	const char *env[] = {TEST_FORK_ENV, NULL};
-	char *line, sock_of_child[128], want[PATH_MAX];
+	char sock_of_child[128], want[PATH_MAX];
 	long child;
-	int eof;
-	struct conn *c;
 
 	/*
 	 * GCC 12's libasan does not hold its allocator locks across fork(): when the parent's agent
@@ -1776,24 +1832,13 @@ static void test_fork_child_starts_its_own(void **state)
 		print_message("# skipped under ASan: libasan's allocator locks are not fork-safe\n");
 		skip();
 	}
-	host_start_env(f, &f->host, env, args);
-	line = conn_line_eof(f->host.out, TEST_TIMEOUT_MS, &eof);
-	assert_non_null(line);
-	assert_int_equal(sscanf(line, "child %ld %127s", &child, sock_of_child), 2);
-	free(line);
+	host_start_fork(f, args, &child, sock_of_child);
 	snprintf(want, sizeof want, "%s/%ld.sock", f->dir, child);
 	assert_string_equal(sock_of_child, want);
 	/* Two agents now: the child's answers as the child. */
-	c = conn_open(sock_of_child, (pid_t)child);
-	conn_ping(c, 1);
-	conn_close(c);
-	c = conn_open(f->host.sock, f->host.pid);
-	conn_ping(c, 2);
-	conn_close(c);
-	line = conn_line_eof(f->host.out, TEST_TIMEOUT_MS, &eof);
-	assert_non_null(line);
-	assert_string_equal(line, "child-exited 0");
-	free(line);
+	conn_ping_once(sock_of_child, (pid_t)child, 1);
+	conn_ping_once(f->host.sock, f->host.pid, 2);
+	host_expect_line(&f->host, "child-exited 0");
 	/* The child's exit removed its socket, not the parent's. */
 	assert_false(test_file_exists(sock_of_child));
 	assert_true(test_file_exists(f->host.sock));
@@ -1914,11 +1959,7 @@ static void test_unsafe_directories(void **state)
 	}
 	assert_int_equal(rc, 0);
 	assert_non_null(sonde_socket_path());
-	{
-		struct conn *c = conn_open(sonde_socket_path(), getpid());
-		conn_ping(c, 1);
-		conn_close(c);
-	}
+	conn_ping_once(sonde_socket_path(), getpid(), 1);
 	sonde_stop();
 }
 
@@ -1984,9 +2025,7 @@ static void test_start_stop_idempotent(void **state)
 	sonde_stop();
 	/* And it starts again afterwards. */
 	assert_int_equal(sonde_start(&o), 0);
-	c = conn_open(path, getpid());
-	conn_ping(c, 2);
-	conn_close(c);
+	conn_ping_once(path, getpid(), 2);
 	sonde_stop();
 	assert_false(test_file_exists(path));
 }
@@ -2053,9 +2092,7 @@ static void test_start_stop_from_many_threads(void **state)
 	/* Whatever the last call was: at most one agent, and if one runs, it serves. */
 	assert_true(test_count_dir(f->dir) <= 1);
 	if (sonde_socket_path() != NULL) {
-		struct conn *c = conn_open(sonde_socket_path(), getpid());
-		conn_ping(c, 1);
-		conn_close(c);
+		conn_ping_once(sonde_socket_path(), getpid(), 1);
 		assert_int_equal(test_threads_now(), before + 1);
 	}
 	sonde_stop();
@@ -2072,15 +2109,11 @@ static void test_socket_removed_at_exit(void **state)
 	ssize_t n;
 	pid_t pid;
 
-	assert_int_equal(pipe(p), 0);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
+	pid = test_fork_with_pipe(p);
 	if (pid == 0) {
 		struct sonde_options o = {.dir = f->dir};
 		const char *s;
 		TEST_CHILD_NO_LEAK_CHECK();
-		close(p[0]);
 		if (sonde_start(&o) != 0 || (s = sonde_socket_path()) == NULL)
 			_exit(1);
 		if (write(p[1], s, strlen(s) + 1) < 0)
@@ -2088,7 +2121,6 @@ static void test_socket_removed_at_exit(void **state)
 		close(p[1]);
 		exit(0);   /* no sonde_stop(): the atexit handler must remove the socket */
 	}
-	close(p[1]);
 	n = read(p[0], path, sizeof path - 1);
 	close(p[0]);
 	assert_true(n > 1);

@@ -45,6 +45,63 @@ static void test_sleep_ms(long ms)
 		;
 }
 
+/* The agent thread's schedstat (for test_thread_cpu_ns), opened once the started agent has told
+ * its thread id (within 2 s). */
+static int test_open_agent_schedstat(void)
+{
+	char path[160];
+	pid_t tid = 0;
+	int stat_fd;
+
+	for (int i = 0; i < 200 && (tid = agent_info()->agent_tid) == 0; i++)
+		test_sleep_ms(10);
+	assert_true(tid > 0);
+	snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", (long)tid);
+	stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(stat_fd >= 0);
+	return stat_fd;
+}
+
+/* Connect the socket client (made beforehand) to the running agent. */
+static void test_connect_agent(int client)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sonde_socket_path());
+	assert_int_equal(connect(client, (struct sockaddr *)&sa, sizeof sa), 0);
+}
+
+/*
+ * Read from client into buf (size bytes, kept NUL-terminated) for up to timeout_ms, until it
+ * holds at least min_bytes and, unless want is NULL, the text want; returns whether it got there.
+ * Once more than half of buf is used without success, only its last 64 bytes are kept.
+ */
+static int test_recv_until(int client, char *buf, size_t size, int timeout_ms, size_t min_bytes,
+                           const char *want)
+{
+	struct pollfd p = {.fd = client, .events = POLLIN};
+	size_t got = 0;
+	int done = 0;
+
+	buf[0] = '\0';
+	for (int waited = 0; waited < timeout_ms && !done; waited += 100) {
+		ssize_t n;
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = recv(client, buf + got, size - 1 - got, MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		buf[got] = '\0';
+		done = got >= min_bytes && (want == NULL || strstr(buf, want) != NULL);
+		if (got > size / 2 && !done) {   /* keep the tail only */
+			memmove(buf, buf + got - 64, 64);
+			got = 64;
+		}
+	}
+	return done;
+}
+
 /*
  * The host is at RLIMIT_NOFILE when an operator attaches (the moment sonde is needed most):
  * accept4() fails with EMFILE while the connection stays queued, so the listening socket stays
@@ -54,14 +111,11 @@ static void test_sleep_ms(long ms)
  */
 static void test_out_of_descriptors_no_spin(void **state)
 {
-	char dir[] = "/tmp/sonde-test-limits-XXXXXX", path[160], buf[4096];
+	char dir[] = "/tmp/sonde-test-limits-XXXXXX", buf[4096];
 	struct sonde_options opts = {0};
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct rlimit old, low;
 	int fillers[256], nfill = 0, client, stat_fd, errpipe[2], saved_err;
 	long long cpu0, cpu1;
-	pid_t tid = 0;
-	size_t got = 0;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
@@ -74,12 +128,7 @@ static void test_out_of_descriptors_no_spin(void **state)
 	dup2(errpipe[1], STDERR_FILENO);
 
 	assert_int_equal(sonde_start(&opts), 0);
-	for (int i = 0; i < 200 && (tid = agent_info()->agent_tid) == 0; i++)
-		test_sleep_ms(10);
-	assert_true(tid > 0);
-	snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", (long)tid);
-	stat_fd = open(path, O_RDONLY | O_CLOEXEC);
-	assert_true(stat_fd >= 0);
+	stat_fd = test_open_agent_schedstat();
 	client = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(client >= 0);
 
@@ -96,8 +145,7 @@ static void test_out_of_descriptors_no_spin(void **state)
 	}
 	assert_true(nfill < 256);
 
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sonde_socket_path());
-	assert_int_equal(connect(client, (struct sockaddr *)&sa, sizeof sa), 0);
+	test_connect_agent(client);
 	test_sleep_ms(200);   /* the agent has seen the connection and failed to accept it */
 	cpu0 = test_thread_cpu_ns(stat_fd);
 	test_sleep_ms(1500);
@@ -107,19 +155,7 @@ static void test_out_of_descriptors_no_spin(void **state)
 	for (int i = 0; i < nfill; i++)
 		close(fillers[i]);
 	setrlimit(RLIMIT_NOFILE, &old);
-	{
-		struct pollfd p = {.fd = client, .events = POLLIN};
-		for (int waited = 0; waited < 5000 && got < 12; waited += 100) {
-			ssize_t n;
-			if (poll(&p, 1, 100) <= 0)
-				continue;
-			n = recv(client, buf + got, sizeof buf - 1 - got, MSG_DONTWAIT);
-			if (n <= 0)
-				break;
-			got += (size_t)n;
-		}
-		buf[got] = '\0';
-	}
+	test_recv_until(client, buf, sizeof buf, 5000, 12, NULL);
 	close(client);
 	close(stat_fd);
 	sonde_stop();
@@ -152,15 +188,12 @@ static void test_out_of_descriptors_no_spin(void **state)
  */
 static void test_many_short_lines_linear(void **state)
 {
-	char dir[] = "/tmp/sonde-test-limits-XXXXXX", path[160], buf[4096];
+	char dir[] = "/tmp/sonde-test-limits-XXXXXX", buf[4096];
 	struct sonde_options opts = {0};
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	const size_t total = 2u << 20;
 	char *lines = malloc(total);
 	long long cpu0, cpu1;
-	int client, stat_fd, pong = 0;
-	size_t got = 0;
-	pid_t tid = 0;
+	int client, stat_fd, pong;
 
 	(void)state;
 	assert_non_null(lines);
@@ -168,15 +201,9 @@ static void test_many_short_lines_linear(void **state)
 	assert_non_null(mkdtemp(dir));
 	opts.dir = dir;
 	assert_int_equal(sonde_start(&opts), 0);
-	for (int i = 0; i < 200 && (tid = agent_info()->agent_tid) == 0; i++)
-		test_sleep_ms(10);
-	assert_true(tid > 0);
-	snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", (long)tid);
-	stat_fd = open(path, O_RDONLY | O_CLOEXEC);
-	assert_true(stat_fd >= 0);
+	stat_fd = test_open_agent_schedstat();
 	client = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sonde_socket_path());
-	assert_int_equal(connect(client, (struct sockaddr *)&sa, sizeof sa), 0);
+	test_connect_agent(client);
 	test_sleep_ms(100);   /* greeted; the start-up tick is done */
 	cpu0 = test_thread_cpu_ns(stat_fd);
 	for (size_t off = 0; off < total;) {
@@ -189,24 +216,7 @@ static void test_many_short_lines_linear(void **state)
 		assert_int_equal(send(client, ping, sizeof ping - 1, MSG_NOSIGNAL),
 		                 (ssize_t)(sizeof ping - 1));
 	}
-	{
-		struct pollfd p = {.fd = client, .events = POLLIN};
-		for (int waited = 0; waited < 20000 && !pong; waited += 100) {
-			ssize_t n;
-			if (poll(&p, 1, 100) <= 0)
-				continue;
-			n = recv(client, buf + got, sizeof buf - 1 - got, MSG_DONTWAIT);
-			if (n <= 0)
-				break;
-			got += (size_t)n;
-			buf[got] = '\0';
-			pong = strstr(buf, "\"id\":7") != NULL;
-			if (got > sizeof buf / 2 && !pong) {   /* keep the tail only */
-				memmove(buf, buf + got - 64, 64);
-				got = 64;
-			}
-		}
-	}
+	pong = test_recv_until(client, buf, sizeof buf, 20000, 0, "\"id\":7");
 	cpu1 = test_thread_cpu_ns(stat_fd);
 	close(client);
 	close(stat_fd);

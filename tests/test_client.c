@@ -44,6 +44,15 @@ static long long test_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Remove a scratch directory and everything in it. */
+static void test_rmrf(const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* ---- a scripted fake agent ------------------------------------------------------------------- */
 
 struct fake {
@@ -132,14 +141,11 @@ static void fake_start(struct fake *f, void (*script)(struct fake *, int))
 /* Wait for the script to finish and remove the scratch directory. */
 static void fake_stop(struct fake *f)
 {
-	char cmd[128];
-
 	/* A script waiting in accept() for a client that never came is woken by shutdown. */
 	shutdown(f->listen_fd, SHUT_RDWR);
 	pthread_join(f->thread, NULL);
 	close(f->listen_fd);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	test_rmrf(f->dir);
 }
 
 /* Assert a cause (consumed) mentions hint. */
@@ -149,6 +155,87 @@ static void test_expect_cause(char *cause, const char *hint)
 	if (strstr(cause, hint) == NULL)
 		fail_msg("cause \"%s\" does not mention \"%s\"", cause, hint);
 	free(cause);
+}
+
+/* Assert the time since t0 is at least min_ms and under 3 s: a deadline kept, not before it, not
+ * long after. */
+static void test_expect_deadline(long long t0, long long min_ms)
+{
+	assert_true(test_now_ms() - t0 >= min_ms);
+	assert_true(test_now_ms() - t0 < 3000);
+}
+
+/* A Unix socket bound at path (sa is filled in with it); nothing listens yet. */
+static int test_bind_socket(struct sockaddr_un *sa, const char *path)
+{
+	int fd;
+
+	memcpy(sa->sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)sa, sizeof *sa), 0);
+	return fd;
+}
+
+/*
+ * Fill the listen queue of sa (a listener that never accepts) with non-blocking connects, at most
+ * 256, kept in queued; returns how many. With check, also asserts that each socket was made, that
+ * the first refused connect said EAGAIN and that the queue filled before 256.
+ */
+static int test_fill_queue(const struct sockaddr_un *sa, int *queued, int check)
+{
+	int nq = 0;
+
+	while (nq < 256) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (check)
+			assert_true(fd >= 0);
+		if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) != 0) {
+			if (check)
+				assert_int_equal(errno, EAGAIN);
+			close(fd);
+			break;
+		}
+		queued[nq++] = fd;
+	}
+	if (check)
+		assert_true(nq < 256);
+	return nq;
+}
+
+/* A copy of the environment variable name (NULL if unset), for test_env_restore. */
+static char *test_env_save(const char *name)
+{
+	return getenv(name) ? strdup(getenv(name)) : NULL;
+}
+
+/* Put name back as test_env_save found it (unset if it was); frees saved. */
+static void test_env_restore(const char *name, char *saved)
+{
+	if (saved != NULL)
+		setenv(name, saved, 1);
+	else
+		unsetenv(name);
+	free(saved);
+}
+
+/* Start a fake agent on f running script, and connect to it (2 s deadline); the client. */
+static struct client *fake_connect(struct fake *f, void (*script)(struct fake *, int))
+{
+	struct client *c;
+	char *cause = NULL;
+
+	memset(f, 0, sizeof *f);
+	fake_start(f, script);
+	c = client_connect(f->path, 2000, &cause);
+	assert_non_null(c);
+	return c;
+}
+
+/* Close the client and stop its fake agent. */
+static void fake_finish(struct fake *f, struct client *c)
+{
+	client_close(c);
+	fake_stop(f);
 }
 
 /* ---- scripts --------------------------------------------------------------------------------- */
@@ -269,86 +356,71 @@ static void script_big_reply(struct fake *f, int fd)
 
 /* ---- connect --------------------------------------------------------------------------------- */
 
+/* client_connect(path) with a 1 s deadline must fail with a cause mentioning hint. */
+static void test_connect_fails(const char *path, const char *hint)
+{
+	char *cause = NULL;
+
+	assert_null(client_connect(path, 1000, &cause));
+	test_expect_cause(cause, hint);
+}
+
 /* Every way connect() can fail gives NULL and a cause naming it. */
 static void test_connect_failures(void **state)
 {
-	char dir[] = "/tmp/sonde-test-client-XXXXXX", path[128], longpath[200], cmd[128];
+	char dir[] = "/tmp/sonde-test-client-XXXXXX", path[128], longpath[200];
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char *cause = NULL;
-	int fd;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/none.sock", dir);
-	assert_null(client_connect(path, 1000, &cause));
-	test_expect_cause(cause, "no agent socket at");
+	test_connect_fails(path, "no agent socket at");
 	/* Bound, then its listener closed: what a crashed agent leaves. */
 	snprintf(path, sizeof path, "%s/dead.sock", dir);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	close(fd);
-	cause = NULL;
-	assert_null(client_connect(path, 1000, &cause));
-	test_expect_cause(cause, "nothing listens on");
+	close(test_bind_socket(&sa, path));
+	test_connect_fails(path, "nothing listens on");
 	/* The same, named after a live process (ours): its agent went away while it lives on, as
 	 * when a wrapper script run under `sonde run` exec()s the service. */
 	snprintf(path, sizeof path, "%s/%ld.sock", dir, (long)getpid());
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	close(fd);
-	cause = NULL;
-	assert_null(client_connect(path, 1000, &cause));
-	test_expect_cause(cause, "its process is alive");
+	close(test_bind_socket(&sa, path));
+	test_connect_fails(path, "its process is alive");
 	memset(longpath, 'p', sizeof longpath - 1);
 	longpath[0] = '/';
 	longpath[sizeof longpath - 1] = '\0';
-	cause = NULL;
-	assert_null(client_connect(longpath, 1000, &cause));
-	test_expect_cause(cause, "too long");
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	test_connect_fails(longpath, "too long");
+	test_rmrf(dir);
 }
 
 /* A peer that does not greet, greets wrongly, or refuses us: NULL with the reason. */
 static void test_connect_bad_greetings(void **state)
 {
-	struct fake f;
-	char *cause = NULL;
-	long long t0;
+	static const struct {
+		void (*script)(struct fake *, int);
+		int timeout_ms;
+		long long min_ms;      /* > 0: the deadline is kept, not before it, not long after */
+		const char *hint;
+	} cases[] = {
+		{script_close_at_once, 2000, 0, "did not greet us: the agent closed the connection"},
+		{script_silent, 300, 290, "within the time limit"},
+		{script_not_sonde, 2000, 0, "does not speak the sonde protocol"},
+		{script_refuse, 2000, 0, "refused us: too many clients (16 connected"},
+	};
 
 	(void)state;
-	memset(&f, 0, sizeof f);
-	fake_start(&f, script_close_at_once);
-	assert_null(client_connect(f.path, 2000, &cause));
-	test_expect_cause(cause, "did not greet us: the agent closed the connection");
-	fake_stop(&f);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct fake f;
+		char *cause = NULL;
+		long long t0;
 
-	memset(&f, 0, sizeof f);
-	fake_start(&f, script_silent);
-	cause = NULL;
-	t0 = test_now_ms();
-	assert_null(client_connect(f.path, 300, &cause));
-	/* The deadline is kept: not before it, not long after. */
-	assert_true(test_now_ms() - t0 >= 290);
-	assert_true(test_now_ms() - t0 < 3000);
-	test_expect_cause(cause, "within the time limit");
-	fake_stop(&f);
-
-	memset(&f, 0, sizeof f);
-	fake_start(&f, script_not_sonde);
-	cause = NULL;
-	assert_null(client_connect(f.path, 2000, &cause));
-	test_expect_cause(cause, "does not speak the sonde protocol");
-	fake_stop(&f);
-
-	memset(&f, 0, sizeof f);
-	fake_start(&f, script_refuse);
-	cause = NULL;
-	assert_null(client_connect(f.path, 2000, &cause));
-	test_expect_cause(cause, "refused us: too many clients (16 connected");
-	fake_stop(&f);
+		memset(&f, 0, sizeof f);
+		fake_start(&f, cases[i].script);
+		t0 = test_now_ms();
+		assert_null(client_connect(f.path, cases[i].timeout_ms, &cause));
+		if (cases[i].min_ms > 0)
+			test_expect_deadline(t0, cases[i].min_ms);
+		test_expect_cause(cause, cases[i].hint);
+		fake_stop(&f);
+	}
 }
 
 /*
@@ -358,30 +430,18 @@ static void test_connect_bad_greetings(void **state)
  */
 static void test_connect_queue_full(void **state)
 {
-	char dir[] = "/tmp/sonde-test-client-XXXXXX", path[128], cmd[128];
+	char dir[] = "/tmp/sonde-test-client-XXXXXX", path[128];
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int lfd, queued[256], nq = 0;
+	int lfd, queued[256], nq;
 	char *cause = NULL;
 	long long t0;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/stuck.sock", dir);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	lfd = test_bind_socket(&sa, path);
 	assert_int_equal(listen(lfd, 1), 0);   /* never accepts */
-	while (nq < 256) {
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		assert_true(fd >= 0);
-		if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-			assert_int_equal(errno, EAGAIN);
-			close(fd);
-			break;
-		}
-		queued[nq++] = fd;
-	}
-	assert_true(nq < 256);
+	nq = test_fill_queue(&sa, queued, 1);
 	t0 = test_now_ms();
 	alarm(10);   /* a client that blocks in connect() is killed, not left hanging the suite */
 	assert_null(client_connect(path, 300, &cause));
@@ -393,8 +453,7 @@ static void test_connect_queue_full(void **state)
 	for (int i = 0; i < nq; i++)
 		close(queued[i]);
 	close(lfd);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	test_rmrf(dir);
 }
 
 /* ---- requests -------------------------------------------------------------------------------- */
@@ -404,14 +463,11 @@ static void test_request_ok_and_agent_error(void **state)
 {
 	struct fake f;
 	struct client *c;
-	char *cause = NULL, *code, *message;
+	char *code, *message;
 	json_t *args = json_pack("{s:s,s:i}", "data", "x", "limit", 5), *result, *req;
 
 	(void)state;
-	memset(&f, 0, sizeof f);
-	fake_start(&f, script_normal);
-	c = client_connect(f.path, 2000, &cause);
-	assert_non_null(c);
+	c = fake_connect(&f, script_normal);
 	assert_true(client_alive(c));
 	assert_string_equal(json_string_value(json_object_get(client_greeting(c), "name")), "fake");
 	assert_int_equal(client_request(c, "ping", args, 2000, &result, &code, &message), 0);
@@ -444,29 +500,33 @@ static void test_request_ok_and_agent_error(void **state)
 	assert_int_equal(client_request(c, "ping", NULL, 2000, &result, &code, &message), 0);
 	json_decref(result);
 	json_decref(args);
-	client_close(c);
-	fake_stop(&f);
+	fake_finish(&f, c);
+}
+
+/* A ping to a fake agent running script must succeed (0) within timeout_ms; returns its result
+ * (the caller's to free), the client and the fake agent already gone. */
+static json_t *test_ping_result(void (*script)(struct fake *, int), int timeout_ms)
+{
+	struct fake f;
+	struct client *c = fake_connect(&f, script);
+	char *code, *message;
+	json_t *result;
+
+	assert_int_equal(client_request(c, "ping", NULL, timeout_ms, &result, &code, &message), 0);
+	fake_finish(&f, c);
+	return result;
 }
 
 /* A reply to an abandoned request (after a timeout) is skipped, not taken for this one. */
 static void test_request_skips_stale_reply(void **state)
 {
-	struct fake f;
-	struct client *c;
-	char *cause = NULL, *code, *message;
 	json_t *result;
 
 	(void)state;
-	memset(&f, 0, sizeof f);
-	fake_start(&f, script_stale_first);
-	c = client_connect(f.path, 2000, &cause);
-	assert_non_null(c);
-	assert_int_equal(client_request(c, "ping", NULL, 2000, &result, &code, &message), 0);
+	result = test_ping_result(script_stale_first, 2000);
 	assert_true(json_is_true(json_object_get(result, "fresh")));
 	assert_null(json_object_get(result, "stale"));
 	json_decref(result);
-	client_close(c);
-	fake_stop(&f);
 }
 
 /* No reply: -1 after timeout_ms, the client dead, and it says so on the next request. */
@@ -474,87 +534,62 @@ static void test_request_timeout(void **state)
 {
 	struct fake f;
 	struct client *c;
-	char *cause = NULL, *code, *message;
+	char *code, *message;
 	json_t *result;
 	long long t0;
 
 	(void)state;
-	memset(&f, 0, sizeof f);
-	fake_start(&f, script_no_answer);
-	c = client_connect(f.path, 2000, &cause);
-	assert_non_null(c);
+	c = fake_connect(&f, script_no_answer);
 	t0 = test_now_ms();
 	assert_int_equal(client_request(c, "ping", NULL, 300, &result, &code, &message), -1);
-	assert_true(test_now_ms() - t0 >= 290);
-	assert_true(test_now_ms() - t0 < 3000);
+	test_expect_deadline(t0, 290);
 	test_expect_cause(message, "within the time limit");
 	assert_null(result);
 	/* A transport failure kills the client; further requests fail at once. */
 	assert_false(client_alive(c));
 	assert_int_equal(client_request(c, "ping", NULL, 300, &result, &code, &message), -1);
 	test_expect_cause(message, "not connected");
-	client_close(c);
-	fake_stop(&f);
+	fake_finish(&f, c);
+}
+
+/* A ping to a fake agent running script must fail (-1) with a message mentioning hint, and leave
+ * the client dead. */
+static void test_request_fails(void (*script)(struct fake *, int), const char *hint)
+{
+	struct fake f;
+	struct client *c = fake_connect(&f, script);
+	char *code, *message;
+	json_t *result;
+
+	assert_int_equal(client_request(c, "ping", NULL, 2000, &result, &code, &message), -1);
+	test_expect_cause(message, hint);
+	assert_false(client_alive(c));
+	fake_finish(&f, c);
 }
 
 /* An error line with id null is the agent closing us: -1 with its message. */
 static void test_request_agent_closes_us(void **state)
 {
-	struct fake f;
-	struct client *c;
-	char *cause = NULL, *code, *message;
-	json_t *result;
-
 	(void)state;
-	memset(&f, 0, sizeof f);
-	fake_start(&f, script_agent_closes);
-	c = client_connect(f.path, 2000, &cause);
-	assert_non_null(c);
-	assert_int_equal(client_request(c, "ping", NULL, 2000, &result, &code, &message), -1);
-	test_expect_cause(message, "agent: closed after 600 s without a request");
-	assert_false(client_alive(c));
-	client_close(c);
-	fake_stop(&f);
+	test_request_fails(script_agent_closes, "agent: closed after 600 s without a request");
 }
 
 /* A reply that is not a JSON object: -1, client dead. */
 static void test_request_garbage_reply(void **state)
 {
-	struct fake f;
-	struct client *c;
-	char *cause = NULL, *code, *message;
-	json_t *result;
-
 	(void)state;
-	memset(&f, 0, sizeof f);
-	fake_start(&f, script_garbage_reply);
-	c = client_connect(f.path, 2000, &cause);
-	assert_non_null(c);
-	assert_int_equal(client_request(c, "ping", NULL, 2000, &result, &code, &message), -1);
-	test_expect_cause(message, "not a reply object");
-	assert_false(client_alive(c));
-	client_close(c);
-	fake_stop(&f);
+	test_request_fails(script_garbage_reply, "not a reply object");
 }
 
 /* A reply of 5 MB (the buffer grows) arrives whole. */
 static void test_request_big_reply(void **state)
 {
-	struct fake f;
-	struct client *c;
-	char *cause = NULL, *code, *message;
 	json_t *result;
 
 	(void)state;
-	memset(&f, 0, sizeof f);
-	fake_start(&f, script_big_reply);
-	c = client_connect(f.path, 2000, &cause);
-	assert_non_null(c);
-	assert_int_equal(client_request(c, "ping", NULL, 10000, &result, &code, &message), 0);
+	result = test_ping_result(script_big_reply, 10000);
 	assert_int_equal(json_string_length(json_object_get(result, "blob")), 5u << 20);
 	json_decref(result);
-	client_close(c);
-	fake_stop(&f);
 }
 
 /* ---- discovery ------------------------------------------------------------------------------- */
@@ -606,14 +641,14 @@ static void test_host_stop(struct test_host *h)
 /* Live agents only, sorted by pid, named from their greetings; stale and foreign files skipped. */
 static void test_discover(void **state)
 {
-	char dir[] = "/tmp/sonde-test-client-XXXXXX", path[128], cmd[128];
-	char *saved = getenv("SONDE_DIR") ? strdup(getenv("SONDE_DIR")) : NULL;
+	char dir[] = "/tmp/sonde-test-client-XXXXXX", path[128];
+	char *saved = test_env_save("SONDE_DIR");
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct test_host a, b;
 	struct agent_ref *refs;
 	char *cause = NULL;
 	size_t n;
-	int fd, keep;
+	int keep;
 	pid_t dead;
 
 	(void)state;
@@ -631,14 +666,9 @@ static void test_discover(void **state)
 		_exit(0);
 	waitpid(dead, NULL, 0);
 	snprintf(path, sizeof path, "%s/%ld.sock", dir, (long)dead);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	close(fd);
+	close(test_bind_socket(&sa, path));
 	snprintf(path, sizeof path, "%s/%ld.sock", dir, (long)getpid());
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	keep = socket(AF_UNIX, SOCK_STREAM, 0);
-	assert_int_equal(bind(keep, (struct sockaddr *)&sa, sizeof sa), 0);
+	keep = test_bind_socket(&sa, path);
 	snprintf(path, sizeof path, "%s/notes.txt", dir);
 	close(open(path, O_WRONLY | O_CREAT, 0600));
 
@@ -658,7 +688,7 @@ static void test_discover(void **state)
 	 * accepts, queue full) is listed as not responding, not hidden. */
 	{
 		pid_t stuck = fork();
-		int lfd, queued[256], nq = 0, seen = 0;
+		int lfd, queued[256], nq, seen = 0;
 
 		if (stuck == 0) {
 			/* never outlive a failed test: no hold on the test's output, gone in 30 s */
@@ -670,18 +700,9 @@ static void test_discover(void **state)
 		}
 		assert_true(stuck > 0);
 		snprintf(path, sizeof path, "%s/%ld.sock", dir, (long)stuck);
-		memcpy(sa.sun_path, path, strlen(path) + 1);
-		lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-		assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+		lfd = test_bind_socket(&sa, path);
 		assert_int_equal(listen(lfd, 1), 0);
-		while (nq < 256) {
-			int q = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
-			if (connect(q, (struct sockaddr *)&sa, sizeof sa) != 0) {
-				close(q);
-				break;
-			}
-			queued[nq++] = q;
-		}
+		nq = test_fill_queue(&sa, queued, 0);
 		alarm(20);
 		assert_int_equal(client_discover(&refs, &n, &cause), 0);
 		alarm(0);
@@ -715,13 +736,8 @@ static void test_discover(void **state)
 	assert_int_equal(client_discover(&refs, &n, &cause), 0);
 	assert_int_equal(n, 0);
 	free(refs);
-	if (saved != NULL)
-		setenv("SONDE_DIR", saved, 1);
-	else
-		unsetenv("SONDE_DIR");
-	free(saved);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	test_env_restore("SONDE_DIR", saved);
+	test_rmrf(dir);
 }
 
 /*
@@ -732,8 +748,8 @@ static void test_discover(void **state)
 static void test_discover_other_dir(void **state)
 {
 	char scratch[] = "/tmp/sonde-test-client-XXXXXX", fallback[64], want[128], path[128];
-	char *saved_dir = getenv("SONDE_DIR") ? strdup(getenv("SONDE_DIR")) : NULL;
-	char *saved_xdg = getenv("XDG_RUNTIME_DIR") ? strdup(getenv("XDG_RUNTIME_DIR")) : NULL;
+	char *saved_dir = test_env_save("SONDE_DIR");
+	char *saved_xdg = test_env_save("XDG_RUNTIME_DIR");
 	struct test_host h;
 	struct agent_ref *refs;
 	char *cause = NULL;
@@ -762,14 +778,8 @@ static void test_discover_other_dir(void **state)
 	assert_int_equal(client_path_for_pid(h.pid, path, sizeof path, &cause), 0);
 
 	test_host_stop(&h);
-	if (saved_dir != NULL)
-		setenv("SONDE_DIR", saved_dir, 1);
-	if (saved_xdg != NULL)
-		setenv("XDG_RUNTIME_DIR", saved_xdg, 1);
-	else
-		unsetenv("XDG_RUNTIME_DIR");
-	free(saved_dir);
-	free(saved_xdg);
+	test_env_restore("SONDE_DIR", saved_dir);   /* unset above: stays unset if it was */
+	test_env_restore("XDG_RUNTIME_DIR", saved_xdg);
 	rmdir(scratch);
 	if (!found)
 		fail_msg("an agent in %s was not found with XDG_RUNTIME_DIR set", fallback);
