@@ -1,8 +1,8 @@
 # lib.sh - helpers for the tmux-driven screen tests (sourced, not run).
 #
-# Each test gets its own socket directory, its own demo service and its own tmux server
-# (tmux -L sonde-test-PID), and cleans up only what it started: the demo by the pid it
-# recorded, the tmux server by its private socket name. The screen is read the way a user
+# Each test gets its own socket directory, its own demo service (or tests/host) and its own
+# tmux server (tmux -L sonde-test-PID), and cleans up only what it started: the demo by the pid
+# it recorded, the tmux server by its private socket name. The screen is read the way a user
 # reads it: `tmux capture-pane -p`.
 #
 # Output is TAP: ok/not ok lines counted by `check`; `finish` prints the plan.
@@ -13,12 +13,14 @@ top_builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 SONDE=$top_builddir/tui/sonde
 DEMO=$top_builddir/examples/sonde-demo
+HOST=$top_builddir/tests/host
 TMUX_NAME=sonde-test-$$
 T="tmux -L $TMUX_NAME"
 WORK=
 DEMO_PID=
 EXTRA_PIDS=   # other processes a test started (killed by cleanup)
 DEMO_NAME=screen-demo-$$
+TUI_ENV=      # assignments start_tui puts before the program (they win over its own)
 TESTS_RUN=0
 TESTS_FAILED=0
 
@@ -28,11 +30,16 @@ skip_all() {
 	exit 0
 }
 
-# Nothing to drive without tmux, the program or the demo (jemalloc is optional at configure).
+# screen_requirements [host]: nothing to drive without tmux, the program or the demo (jemalloc
+# is optional at configure); with host, the test drives tests/host instead of the demo.
 screen_requirements() {
 	command -v tmux >/dev/null 2>&1 || skip_all "tmux is not installed"
 	[ -x "$SONDE" ] || skip_all "$SONDE is not built"
-	[ -x "$DEMO" ] || skip_all "$DEMO is not built (needs jemalloc at configure time)"
+	if [ "${1:-}" = host ]; then
+		[ -x "$HOST" ] || skip_all "$HOST is not built"
+	else
+		[ -x "$DEMO" ] || skip_all "$DEMO is not built (needs jemalloc at configure time)"
+	fi
 }
 
 cleanup() {
@@ -48,9 +55,10 @@ cleanup() {
 	[ -n "$WORK" ] && rm -rf "$WORK"
 }
 
-# setup: a private socket directory (0700, as the agent demands) and the cleanup trap.
+# setup [host]: a private socket directory (0700, as the agent demands) and the cleanup trap;
+# host as for screen_requirements.
 setup() {
-	screen_requirements
+	screen_requirements "$@"
 	WORK=$(mktemp -d /tmp/sonde-screen.XXXXXX) || exit 1
 	chmod 700 "$WORK"
 	mkdir -m 700 "$WORK/sock"
@@ -89,16 +97,25 @@ story() {
 	esac
 }
 
-# start_tui COLS ROWS [SONDE ARGS...]: the TUI in a fresh tmux server of ours.
+# start_tui COLS ROWS [SONDE ARGS...]: the TUI in a fresh tmux server of ours; with TUI_ENV set
+# ("NO_COLOR=1 LC_ALL=C"...), the program runs under `env $TUI_ENV`.
 start_tui() {
 	cols=$1 rows=$2
 	shift 2
 	$T -f /dev/null new-session -d -x "$cols" -y "$rows" \
 		-e SONDE_DIR="$SONDE_DIR" -e LANG=C.UTF-8 -e LC_ALL=C.UTF-8 \
 		-e NCURSES_NO_UTF8_ACS=1 -e TERM=xterm-256color \
-		"$SONDE $*; echo sonde-exited-\$?; sleep 600"
+		"${TUI_ENV:+env $TUI_ENV }$SONDE $*; echo sonde-exited-\$?; sleep 600"
 	$T set-option -g status off >/dev/null
 	$T resize-window -x "$cols" -y "$rows" >/dev/null 2>&1
+}
+
+# next_server: kill our tmux server and use a fresh one (its own name) from now on, for a test
+# that starts the TUI more than once: a new server on the old name races with the old one's exit.
+next_server() {
+	$T kill-server >/dev/null 2>&1
+	servers=$((${servers:-0} + 1))
+	T="tmux -L $TMUX_NAME-$servers"
 }
 
 # screen: what the terminal shows now.
@@ -187,6 +204,12 @@ check() {
 		echo "not ok $TESTS_RUN - $desc"
 		screen | sed 's/^/#   | /'
 	fi
+}
+
+# skip REASON: one TAP line for a check this machine cannot make (a skip, not a failure).
+skip() {
+	TESTS_RUN=$((TESTS_RUN + 1))
+	echo "ok $TESTS_RUN # SKIP $1"
 }
 
 # finish: the plan (at the end: the number of checks is only known then) and the status.
