@@ -72,13 +72,6 @@ check "R: a timed run that stops by itself" wait_screen 5 "stops by itself in [0
 keys x
 check "x stops the timed run" wait_screen 5 "profiling off \\(r starts"
 
-# A fresh tmux server (its own name) for each screen: reusing one races with its exit.
-next_server() {
-	$T kill-server >/dev/null 2>&1
-	servers=$((${servers:-0} + 1))
-	T="tmux -L $TMUX_NAME-$servers"
-}
-
 # The Memory tab is up and holds no byte outside printable ASCII.
 memory_all_ascii() {
 	screen >"$WORK/ascii.txt" || return 1
