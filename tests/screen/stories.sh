@@ -52,11 +52,21 @@ check "the filtered total is small (7 = shard/1 and shard/10..15), got '$total'"
 keys '\' C-u Enter
 check "clearing the filter brings every task back" wait_row 5 2 '^[0-9.k]+ tasks +sort'
 
+# search TEXT: / TEXT Enter, then wait until the search has finished (the summary line says
+# "searching ... at row N" while the agent pages through the tasks; on a loaded machine that can
+# take longer than a fixed pause).
+not_searching() { ! row 2 | grep -q 'searching "'; }
+search() {
+	keys /
+	type_text "$1"
+	keys Enter
+	sleep 0.3
+	wait_until 10 not_searching
+}
+
 # Search: / jumps to the first match from the selection on; Enter then opens it.
-keys R Home /
-type_text "$backlog"
-keys Enter
-sleep 0.5
+keys R Home
+search "$backlog"
 keys Enter
 check "/ finds $backlog and Enter opens it" wait_row 5 2 "Task #[0-9]+ +$backlog"
 keys Escape
@@ -73,10 +83,8 @@ check "three refreshes later Enter opens that same task" wait_row 5 1 "Task #$fo
 keys Escape F
 # a new order moves a followed task to another page: the follow finds it there. The log
 # sink is near the top by reductions and after the ~2000 "conn ..." tasks by name.
-keys R Home /
-type_text "$backlog"
-keys Enter
-sleep 0.5
+keys R Home
+search "$backlog"
 keys Enter
 check "(the search selected $backlog)" wait_row 5 2 "Task #[0-9]+ +$backlog"
 keys Escape F
