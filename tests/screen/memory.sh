@@ -51,11 +51,13 @@ check "r starts profiling" wait_screen 5 "profiling \\(x stops"
 sleep 3
 keys d
 check "d writes a dump and says where" wait_screen 5 "heap dump [0-9]+ written to $SONDE_DIR/"
+first_dump=$(screen | sed -n 's/.*heap dump \([0-9]*\) written.*/\1/p' | head -1)
 check "top sites name the leaking connection's allocation function" \
 	wait_screen 8 "[0-9.]+ (KiB|MiB) .* conn_queue_tx +conn_push_updates"
 sleep 3
 keys d
-sleep 1
+# the second dump is written before D compares it with the first (not a fixed pause)
+wait_screen 8 "heap dump $((${first_dump:-0} + 1)) written" || sleep 1
 keys D
 check "D: diff against the previous dump shows conn_queue_tx growing" \
 	wait_screen 8 "^ +\\+[0-9.]+ (KiB|MiB) .* conn_queue_tx"
