@@ -189,6 +189,18 @@ wait_row() {
 	return 1
 }
 
+# search TEXT: on the Tasks tab, / TEXT Enter, then wait (up to 20 s) until the search has
+# finished: the summary line says "searching ... at row N" while the agent pages through the
+# tasks, which on a loaded machine or at a million tasks takes longer than any fixed pause.
+not_searching() { ! row 2 | grep -q 'searching "'; }
+search() {
+	keys /
+	type_text "$1"
+	keys Enter
+	sleep 0.3
+	wait_until 20 not_searching
+}
+
 # check DESCRIPTION COMMAND...: one TAP line; on failure the screen goes to the log.
 check() {
 	desc=$1

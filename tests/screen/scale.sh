@@ -53,10 +53,8 @@ check "Enter on the '… more' row also brings the next page (from ${before:-?})
 keys 4 R
 wait_row 10 2 'sort reductions'
 sleep 1
-keys Home /
-type_text "$backlog"
-keys Enter
-sleep 1.5
+keys Home
+search "$backlog"
 keys Enter
 check "(the search selected $backlog)" wait_row 5 2 "Task #$sink_id +$backlog"
 keys Escape F

@@ -52,18 +52,6 @@ check "the filtered total is small (7 = shard/1 and shard/10..15), got '$total'"
 keys '\' C-u Enter
 check "clearing the filter brings every task back" wait_row 5 2 '^[0-9.k]+ tasks +sort'
 
-# search TEXT: / TEXT Enter, then wait until the search has finished (the summary line says
-# "searching ... at row N" while the agent pages through the tasks; on a loaded machine that can
-# take longer than a fixed pause).
-not_searching() { ! row 2 | grep -q 'searching "'; }
-search() {
-	keys /
-	type_text "$1"
-	keys Enter
-	sleep 0.3
-	wait_until 10 not_searching
-}
-
 # Search: / jumps to the first match from the selection on; Enter then opens it.
 keys R Home
 search "$backlog"
