@@ -32,8 +32,8 @@
 #define TASKS_OFFSET_MAX ((long long)REGISTRY_MAX_SLOTS)  /* any position a task can have */
 #define TASKS_DEEP_OFFSET 65536   /* from here on a page may be selected from the other end */
 #define TASKS_FILTER_MAX 128
-/* From this many chunks of slots (65,536 each) on, total-mode scans are split with the scan
- * helper thread: below it a scan takes under ~1 ms and a hand-over would not pay. */
+/* From this many chunks of slots (65,536 each) on, scans are split with the scan helper
+ * thread: below it a scan takes under ~1 ms and a hand-over would not pay. */
 #define TASKS_PARALLEL_CHUNKS 4
 
 enum tasks_sort { S_MEMORY, S_REDUCTIONS, S_QUEUE, S_CPU, S_NAME, S_ID, S_AGE };
@@ -250,71 +250,20 @@ static uint64_t tasks_scan_total_range(struct tasks_query *q, struct topn *top, 
 	TASKS_SCAN_TOTAL(0)
 }
 
-/* The half of a scan the helper thread does: its own copy of the query (for find_pos) and its
- * own heap of the same capacity. */
-struct tasks_part {
-	struct tasks_query q;
-	struct topn top;
-	uint32_t limit, lo, hi;
-	uint64_t total;
-};
-
-static void tasks_part_run(void *arg)
-{
-	struct tasks_part *p = arg;
-
-	p->total = tasks_scan_total_range(&p->q, &p->top, p->limit, p->lo, p->hi);
-}
-
-/* Total mode: at TASKS_PARALLEL_CHUNKS chunks and more, the second half of the chunks goes to
- * the scan helper while this thread scans the first; the helper's heap is then merged into
- * ours. Each half keeps its own best cap items, so the merge is the same selection a single
- * pass makes (the order is total: key, tie, id). */
-static uint64_t tasks_scan_total(struct tasks_query *q, struct topn *top)
-{
-	uint32_t limit = registry_slot_limit();
-	uint32_t nchunks = (limit + REGISTRY_CHUNK_SLOTS - 1) >> REGISTRY_CHUNK_SHIFT;
-	struct tasks_part part;
-	struct topn_item *theirs;
-	uint64_t total;
-
-	if (nchunks < TASKS_PARALLEL_CHUNKS)
-		return tasks_scan_total_range(q, top, limit, 0, nchunks);
-	theirs = malloc((top->cap > 0 ? top->cap : 1) * sizeof *theirs);
-	if (theirs == NULL)
-		return tasks_scan_total_range(q, top, limit, 0, nchunks);
-	part.q = *q;
-	part.q.find_pos = 0;
-	topn_init(&part.top, theirs, top->cap, top->desc, top->tie, top->tie_ctx);
-	part.limit = limit;
-	part.lo = nchunks / 2;
-	part.hi = nchunks;
-	if (scanhelper_start(tasks_part_run, &part) != 0) {
-		free(theirs);
-		return tasks_scan_total_range(q, top, limit, 0, nchunks);
-	}
-	total = tasks_scan_total_range(q, top, limit, 0, nchunks / 2);
-	scanhelper_wait();
-	for (size_t k = 0; k < part.top.n; k++)
-		topn_offer(top, theirs[k].key, theirs[k].id, theirs[k].idx, theirs[k].gen);
-	q->find_pos += part.q.find_pos;
-	free(theirs);
-	return total + part.total;
-}
-
 /* One pass over the window arrays the last tick wrote (tasks live at that tick): 4 bytes of
  * generation and 8 of delta per slot; the id array is read only for keys that can enter. */
 static inline __attribute__((always_inline)) uint64_t
-tasks_scan_window_sorted(struct tasks_query *q, struct topn *top, const int sort)
+tasks_scan_window_sorted(struct tasks_query *q, struct topn *top, const int sort, uint32_t limit,
+                         uint32_t lo, uint32_t hi)
 {
-	uint32_t limit = registry_slot_limit();
 	uint64_t total = 0;
 
 	/* from the other end, slots are scanned last to first: ids then arrive roughly in the
-	 * order the reversed selection wants, and equal keys are rejected at the root */
+	 * order the reversed selection wants, and equal keys are rejected at the root; [lo, hi)
+	 * are positions in that scanning order, in chunks */
 	const uint32_t nchunks = (limit + REGISTRY_CHUNK_SLOTS - 1) >> REGISTRY_CHUNK_SHIFT;
 
-	for (uint32_t cc = 0; cc < nchunks; cc++) {
+	for (uint32_t cc = lo; cc < hi && cc < nchunks; cc++) {
 		uint32_t c = q->reversed ? nchunks - 1 - cc : cc;
 		uint32_t n;
 		struct registry_chunk *ch = registry_chunk_span(c, limit, &n);
@@ -344,10 +293,70 @@ tasks_scan_window_sorted(struct tasks_query *q, struct topn *top, const int sort
 }
 
 /* Window mode ranks only by memory or reductions deltas. */
-static uint64_t tasks_scan_window(struct tasks_query *q, struct topn *top)
+static uint64_t tasks_scan_window_range(struct tasks_query *q, struct topn *top, uint32_t limit,
+                                        uint32_t lo, uint32_t hi)
 {
-	return q->sort == S_MEMORY ? tasks_scan_window_sorted(q, top, S_MEMORY)
-	                           : tasks_scan_window_sorted(q, top, S_REDUCTIONS);
+	return q->sort == S_MEMORY ? tasks_scan_window_sorted(q, top, S_MEMORY, limit, lo, hi)
+	                           : tasks_scan_window_sorted(q, top, S_REDUCTIONS, limit, lo, hi);
+}
+
+typedef uint64_t (*tasks_range_fn)(struct tasks_query *q, struct topn *top, uint32_t limit,
+                                   uint32_t lo, uint32_t hi);
+
+/* The half of a scan the helper thread does: its own copy of the query (for find_pos) and its
+ * own heap of the same capacity. */
+struct tasks_part {
+	tasks_range_fn scan;
+	struct tasks_query q;
+	struct topn top;
+	uint32_t limit, lo, hi;
+	uint64_t total;
+};
+
+static void tasks_part_run(void *arg)
+{
+	struct tasks_part *p = arg;
+
+	p->total = p->scan(&p->q, &p->top, p->limit, p->lo, p->hi);
+}
+
+/* One pass over every slot with scan (total or window mode). At TASKS_PARALLEL_CHUNKS chunks
+ * and more, the second half of the chunks goes to the scan helper while this thread scans the
+ * first, and the helper's heap is then merged into ours: a scan of a million tasks reads tens
+ * of megabytes, and one core's memory bandwidth bounds it. Each half keeps its own best cap
+ * items, so the merge is the selection a single pass makes (the order is total: key, tie,
+ * id); totals and find positions add up. */
+static uint64_t tasks_scan_split(struct tasks_query *q, struct topn *top, tasks_range_fn scan)
+{
+	uint32_t limit = registry_slot_limit();
+	uint32_t nchunks = (limit + REGISTRY_CHUNK_SLOTS - 1) >> REGISTRY_CHUNK_SHIFT;
+	struct tasks_part part;
+	struct topn_item *theirs;
+	uint64_t total;
+
+	if (nchunks < TASKS_PARALLEL_CHUNKS)
+		return scan(q, top, limit, 0, nchunks);
+	theirs = malloc((top->cap > 0 ? top->cap : 1) * sizeof *theirs);
+	if (theirs == NULL)
+		return scan(q, top, limit, 0, nchunks);
+	part.scan = scan;
+	part.q = *q;
+	part.q.find_pos = 0;
+	topn_init(&part.top, theirs, top->cap, top->desc, top->tie, top->tie_ctx);
+	part.limit = limit;
+	part.lo = nchunks / 2;
+	part.hi = nchunks;
+	if (scanhelper_start(tasks_part_run, &part) != 0) {
+		free(theirs);
+		return scan(q, top, limit, 0, nchunks);
+	}
+	total = scan(q, top, limit, 0, nchunks / 2);
+	scanhelper_wait();
+	for (size_t k = 0; k < part.top.n; k++)
+		topn_offer(top, theirs[k].key, theirs[k].id, theirs[k].idx, theirs[k].gen);
+	q->find_pos += part.q.find_pos;
+	free(theirs);
+	return total + part.total;
 }
 
 /* find=ID: the task's key as this query ranks it, so the scan can count who comes before it.
@@ -389,8 +398,8 @@ static uint64_t tasks_scan(struct tasks_query *q, struct topn *top, struct topn_
 	topn_init(top, items, cap, reversed ? q->asc : !q->asc,
 	          q->sort == S_NAME ? tasks_name_tie : NULL, NULL);
 	if (q->window && (q->sort == S_MEMORY || q->sort == S_REDUCTIONS))
-		return tasks_scan_window(q, top);
-	return tasks_scan_total(q, top);
+		return tasks_scan_split(q, top, tasks_scan_window_range);
+	return tasks_scan_split(q, top, tasks_scan_total_range);
 }
 
 /* The row for a selected item: the live task if its slot still holds that very task, else its
